@@ -1,0 +1,43 @@
+package kdf
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+)
+
+// SecretSize is the size of a master secret and of its standard subkeys.
+const SecretSize = 32
+
+// Standard subkey labels. Each is expanded with HKDF-SHA256 from the master
+// secret with info "piivault/kdf/v1/" + label.
+const (
+	LabelKEK      = "kek"      // wraps the account key
+	LabelVerifier = "verifier" // checks a password without unwrapping
+)
+
+// Secret is the master secret from one password derivation.
+// Destroy clears it; Go may have left copies of it elsewhere in memory
+// (see the README's section on key material).
+type Secret struct {
+	b [SecretSize]byte
+}
+
+// Expand returns n bytes of HKDF-SHA256-Expand(secret, "piivault/kdf/v1/"+label).
+// Distinct labels give independent keys.
+func (s *Secret) Expand(label string, n int) []byte {
+	out, err := hkdf.Expand(sha256.New, s.b[:], "piivault/kdf/v1/"+label, n)
+	if err != nil {
+		panic("kdf: " + err.Error()) // only for n > 255*32: a programming error
+	}
+	return out
+}
+
+// KEK is the 32-byte key-encryption key.
+func (s *Secret) KEK() []byte { return s.Expand(LabelKEK, SecretSize) }
+
+// Verifier is a 32-byte value that may be stored to check a password
+// without unwrapping anything.
+func (s *Secret) Verifier() []byte { return s.Expand(LabelVerifier, SecretSize) }
+
+// Destroy overwrites the secret with zeros.
+func (s *Secret) Destroy() { clear(s.b[:]) }
