@@ -2,52 +2,153 @@ package kdf
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"fmt"
 	"io"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/scrypt"
 )
 
-// SaltSize is the salt length new accounts get.
+// SaltSize is the salt length new accounts get (128 bits, the minimum of
+// NIST SP 800-132 section 5.1 and RFC 9106's recommendation).
 const SaltSize = 16
+
+// Salt lengths Derive accepts. Shorter salts are refused (SP 800-132 asks
+// for at least 128 bits); longer ones are pointless and bounded so that a
+// stored record cannot make Derive hash megabytes.
+const (
+	MinSaltSize = 16
+	MaxSaltSize = 64
+)
+
+// DefaultMemoryBudget is the memory budget of a Deriver configured with
+// MemoryBudget 0: 1 GiB, sixteen concurrent derivations at the default 64
+// MiB. It bounds the memory that password derivations hold at once,
+// whatever the number of concurrent logins; size it to what the process
+// may spend on logins (peak memory then follows the budget, instead of
+// growing with the number of requests).
+const DefaultMemoryBudget int64 = 1 << 30
+
+// MinPepperSize is the shortest pepper a Deriver accepts (256 bits).
+const MinPepperSize = 32
+
+// pepperLabel separates the pepper's HMAC from any other use of the key.
+const pepperLabel = "piivault/kdf/v1/pepper"
 
 // Config configures a Deriver.
 type Config struct {
 	Policy       Policy // zero value means DefaultPolicy()
-	MemoryBudget int64  // bytes all concurrent derivations may hold; 0 means a default
-	Pepper       []byte // optional server secret, at least 32 bytes
+	MemoryBudget int64  // bytes all concurrent derivations may hold; 0 means DefaultMemoryBudget
+	// Pepper is an optional server secret of at least MinPepperSize bytes,
+	// kept outside the database (KMS, HSM, secret store). See Deriver.
+	Pepper []byte
 }
 
 // Deriver runs password derivations under a Policy and a memory budget.
 // It is safe for concurrent use.
+//
+// # Pepper
+//
+// With a pepper, the master secret is
+//
+//	HMAC-SHA256(key = pepper, "piivault/kdf/v1/pepper" || KDF(password, salt, params))
+//
+// and without one it is the KDF output itself. Everything stored (wrapped
+// keys, verifiers) depends on the master secret, so a database dump
+// without the pepper cannot be attacked offline: each password guess
+// would also need the 256-bit pepper. The pepper is applied after the
+// memory-hard KDF, so it adds no cost to a login and keeps the KDF's
+// output unchanged for known-answer tests.
+//
+// Changing or losing the pepper makes every account unopenable: there is
+// no way back from a master secret to the KDF output. Rotating a pepper
+// means rewrapping each account with a Deriver holding the new pepper at
+// its next login, while the old one is still available; this package does
+// not do that for you.
 type Deriver struct {
 	policy Policy
 	pepper []byte
+	lim    *Limiter
+	argon  *argon2idRunner
 }
 
-// New returns a Deriver, or an error if cfg is invalid.
+// New returns a Deriver, or an error if cfg is invalid: a negative memory
+// budget, a pepper shorter than MinPepperSize, a policy whose New params
+// fail its own Check, or New params larger than the memory budget.
 func New(cfg Config) (*Deriver, error) {
 	if cfg.Policy == (Policy{}) {
 		cfg.Policy = DefaultPolicy()
 	}
-	if cfg.Pepper != nil && len(cfg.Pepper) < 32 {
-		return nil, fmt.Errorf("kdf: pepper must be at least 32 bytes")
+	if err := cfg.Policy.validate(); err != nil {
+		return nil, fmt.Errorf("kdf: invalid policy: %w", err)
 	}
-	return &Deriver{policy: cfg.Policy, pepper: append([]byte(nil), cfg.Pepper...)}, nil
+	if cfg.Pepper != nil && len(cfg.Pepper) < MinPepperSize {
+		return nil, fmt.Errorf("kdf: pepper must be at least %d bytes", MinPepperSize)
+	}
+	switch {
+	case cfg.MemoryBudget < 0:
+		return nil, fmt.Errorf("kdf: negative memory budget")
+	case cfg.MemoryBudget == 0:
+		cfg.MemoryBudget = DefaultMemoryBudget
+	}
+	if n := cfg.Policy.New.MemoryBytes(); n > cfg.MemoryBudget {
+		return nil, fmt.Errorf("%w: policy's new params need %d bytes, budget is %d",
+			ErrOverBudget, n, cfg.MemoryBudget)
+	}
+	d := &Deriver{
+		policy: cfg.Policy,
+		lim:    NewLimiter(cfg.MemoryBudget),
+		argon:  newArgon2idRunner(cfg.MemoryBudget),
+	}
+	if cfg.Pepper != nil {
+		d.pepper = append([]byte(nil), cfg.Pepper...)
+	}
+	return d, nil
 }
 
 // Policy returns the Deriver's policy.
 func (d *Deriver) Policy() Policy { return d.policy }
 
+// MemoryBudget returns the budget, in bytes, that concurrent derivations
+// share.
+func (d *Deriver) MemoryBudget() int64 { return d.lim.Size() }
+
+// MemoryInUse returns the bytes reserved by derivations running now.
+func (d *Deriver) MemoryInUse() int64 { return d.lim.InUse() }
+
+// PeakMemory returns the most bytes ever reserved at once; it never
+// exceeds MemoryBudget.
+func (d *Deriver) PeakMemory() int64 { return d.lim.Peak() }
+
+// Waiting returns the number of derivations waiting for memory now.
+func (d *Deriver) Waiting() int { return d.lim.Waiting() }
+
+// ReleaseMemory gives back memory the Argon2id engine keeps between
+// derivations (for example after a burst of logins). Derivations running
+// concurrently are not affected.
+func (d *Deriver) ReleaseMemory() { d.argon.release() }
+
 // NewSalt reads SaltSize bytes from r (crypto/rand.Reader when r is nil).
 func NewSalt(r io.Reader) ([]byte, error) { return newSalt(r) }
 
-// Derive runs one derivation of password with salt and p. p is checked
-// against the policy's caps before any memory is taken; the derivation
-// waits for room in the memory budget, honouring ctx.
+// Derive runs one derivation of password with salt and p and returns the
+// master secret; the caller should Destroy it when done. In order:
+//
+//  1. p is checked against the policy (Check): ErrMalformedParams,
+//     ErrParamsNotAllowed or ErrParamsTooCostly, before anything else.
+//  2. The password is normalized (NormalizePassword): ErrPasswordRejected.
+//  3. The salt must be MinSaltSize..MaxSaltSize bytes: ErrSaltRejected.
+//  4. p.MemoryBytes() is reserved from the memory budget: ErrOverBudget at
+//     once if it exceeds the whole budget, else Derive waits for room and
+//     returns the context's error, wrapped, if ctx ends first.
+//  5. The KDF runs (Argon2id, scrypt or PBKDF2-HMAC-SHA256, 32 bytes of
+//     output) and the pepper, if any, is mixed in.
+//
+// Params below the floor are derived: check NeedsUpgrade after a
+// successful unlock. Once the KDF has started it runs to completion; ctx
+// is not consulted again.
 func (d *Deriver) Derive(ctx context.Context, password, salt []byte, p Params) (*Secret, error) {
 	if err := d.policy.Check(p); err != nil {
 		return nil, err
@@ -57,23 +158,57 @@ func (d *Deriver) Derive(ctx context.Context, password, salt []byte, p Params) (
 		return nil, err
 	}
 	defer clear(pw)
-	if err := ctx.Err(); err != nil {
+	if len(salt) < MinSaltSize || len(salt) > MaxSaltSize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d..%d", ErrSaltRejected, len(salt), MinSaltSize, MaxSaltSize)
+	}
+	if n := p.MemoryBytes(); n > 0 {
+		if err := d.lim.Acquire(ctx, n); err != nil {
+			return nil, err
+		}
+		defer d.lim.Release(n)
+	} else if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kdf: %w", err)
 	}
-	var out []byte
+
+	s := &Secret{}
+	if err := d.run(pw, salt, p, s.b[:]); err != nil {
+		return nil, err
+	}
+	if d.pepper != nil {
+		mac := hmac.New(sha256.New, d.pepper)
+		mac.Write([]byte(pepperLabel))
+		mac.Write(s.b[:])
+		mac.Sum(s.b[:0]) // s.b has room for the 32-byte tag: written in place
+	}
+	return s, nil
+}
+
+// run computes the raw KDF output into out. p has passed Check and memory
+// has been reserved. It takes any password bytes, any salt and any output
+// length, so known-answer tests can drive it with the RFC vectors.
+func (d *Deriver) run(password, salt []byte, p Params, out []byte) error {
 	switch p.Algorithm {
 	case Argon2id:
-		out = argon2.IDKey(pw, salt, p.Passes, p.MemoryKiB, p.Threads, SecretSize)
+		d.argon.key(password, salt, p, out)
+		return nil
 	case Scrypt:
-		out, err = scrypt.Key(pw, salt, 1<<p.LogN, int(p.BlockSize), int(p.Parallelism), SecretSize)
+		k, err := scrypt.Key(password, salt, 1<<p.LogN, int(p.BlockSize), int(p.Parallelism), len(out))
+		if err != nil {
+			return fmt.Errorf("kdf: scrypt: %w", err)
+		}
+		copy(out, k)
+		clear(k)
+		return nil
 	case PBKDF2SHA256:
-		out, err = pbkdf2.Key(sha256.New, string(pw), salt, int(p.Iterations), SecretSize)
+		// crypto/pbkdf2 takes the password as a string: that copy cannot
+		// be cleared (see the package's Security section).
+		k, err := pbkdf2.Key(sha256.New, string(password), salt, int(p.Iterations), len(out))
+		if err != nil {
+			return fmt.Errorf("kdf: pbkdf2: %w", err)
+		}
+		copy(out, k)
+		clear(k)
+		return nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("kdf: %w", err)
-	}
-	s := &Secret{}
-	copy(s.b[:], out)
-	clear(out)
-	return s, nil
+	return errUnknownAlgorithm
 }
