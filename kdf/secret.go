@@ -15,9 +15,12 @@ const (
 	LabelVerifier = "verifier" // checks a password without unwrapping
 )
 
-// Secret is the master secret from one password derivation.
-// Destroy clears it; Go may have left copies of it elsewhere in memory
-// (see the README's section on key material).
+// Secret is the master secret from one password derivation. It is used only
+// through HKDF-SHA256 expansion with distinct labels, so the KEK, the
+// verifier and any later subkey are independent: learning one (a stored
+// verifier, say) reveals nothing about another. Destroy clears it; Go may
+// have left copies of it elsewhere in memory (see the package's Security
+// section).
 type Secret struct {
 	b [SecretSize]byte
 }
@@ -39,5 +42,7 @@ func (s *Secret) KEK() []byte { return s.Expand(LabelKEK, SecretSize) }
 // without unwrapping anything.
 func (s *Secret) Verifier() []byte { return s.Expand(LabelVerifier, SecretSize) }
 
-// Destroy overwrites the secret with zeros.
+// Destroy overwrites the secret with zeros. Subkeys already returned are
+// not affected; after Destroy, Expand returns keys derived from zeros, so
+// do not use a Secret after destroying it.
 func (s *Secret) Destroy() { clear(s.b[:]) }
