@@ -69,21 +69,21 @@ func TestParseParamsRejectsNonCanonicalText(t *testing.T) {
 		{"$argon2i$v=19$m=65536,t=3,p=4", errUnknownAlgorithm},
 		{"$argon2d$v=19$m=65536,t=3,p=4", errUnknownAlgorithm},
 		{"$ARGON2ID$v=19$m=65536,t=3,p=4", errUnknownAlgorithm},
-		{"$argon2id$m=65536,t=3,p=4", errTextUnexpectedKey},          // version missing
-		{"$argon2id$v=16$m=65536,t=3,p=4", errArgon2Version},         // Argon2 1.0
-		{"$argon2id$v=019$m=65536,t=3,p=4", errTextLeadingZero},      // leading zero
-		{"$argon2id$v=19$m=065536,t=3,p=4", errTextLeadingZero},      // leading zero
-		{"$argon2id$v=19$m=65536,t=03,p=4", errTextLeadingZero},      // leading zero
-		{"$argon2id$v=19$m=65536,t=3,p=00", errTextLeadingZero},      // leading zero
-		{"$argon2id$v=19$m=+65536,t=3,p=4", errTextSyntax},           // sign
-		{"$argon2id$v=19$m=-1,t=3,p=4", errTextSyntax},               // sign
-		{"$argon2id$v=19$m=,t=3,p=4", errTextSyntax},                 // empty number
+		{"$argon2id$m=65536,t=3,p=4", errTextUnexpectedKey},     // version missing
+		{"$argon2id$v=16$m=65536,t=3,p=4", errArgon2Version},    // Argon2 1.0
+		{"$argon2id$v=019$m=65536,t=3,p=4", errTextLeadingZero}, // leading zero
+		{"$argon2id$v=19$m=065536,t=3,p=4", errTextLeadingZero}, // leading zero
+		{"$argon2id$v=19$m=65536,t=03,p=4", errTextLeadingZero}, // leading zero
+		{"$argon2id$v=19$m=65536,t=3,p=00", errTextLeadingZero}, // leading zero
+		{"$argon2id$v=19$m=+65536,t=3,p=4", errTextSyntax},      // sign
+		{"$argon2id$v=19$m=-1,t=3,p=4", errTextSyntax},          // sign
+		{"$argon2id$v=19$m=,t=3,p=4", errTextSyntax},            // empty number
 		{"$argon2id$v=19$m=65536,m=65536,t=3,p=4", errTextDuplicateKey},
 		{"$argon2id$v=19$m=65536,t=3,t=3,p=4", errTextDuplicateKey},
 		{"$argon2id$v=19$t=3,m=65536,p=4", errTextUnexpectedKey},     // reordered
 		{"$argon2id$v=19$m=65536,t=3,p=4,x=1", errTextUnexpectedKey}, // unknown key
 		{"$argon2id$v=19$m=65536,x=1,t=3,p=4", errTextUnexpectedKey},
-		{"$argon2id$v=19$m=65536,t=3", errTextSyntax},     // p missing
+		{"$argon2id$v=19$m=65536,t=3", errTextSyntax},      // p missing
 		{"$argon2id$v=19$m=65536,t=3,", errTextMissingKey}, // p missing
 		{"$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ", errTextTrailing},
 		{"$argon2id$v=19$m=65536,t=3,p=4 ", errTextTrailing},
@@ -140,22 +140,22 @@ func TestParseBinaryRejectsNonCanonicalBytes(t *testing.T) {
 		{"04000927c0", errUnknownAlgorithm},
 		{"ff", errUnknownAlgorithm},
 		{"01", errBinaryLength},
-		{"01130001000000000003", errBinaryLength},       // one short
-		{"011300010000000000030400", errBinaryLength},   // one long
-		{"0110000100000000000304", errArgon2Version},    // v=16
-		{"0113000100000000000000", errArgon2Threads},    // p=0
-		{"0113000100000000000004", errArgon2Passes},     // t=0
-		{"0113000000070000000101", errArgon2Memory},     // m=7 < 8
-		{"021100000008000000", errBinaryLength},         // short
-		{"0211000000080000000100", errBinaryLength},     // long
-		{"02000000000800000001", errScryptLogN},         // ln=0
-		{"023f0000000800000001", errScryptLogN},         // ln=63
-		{"02110000000000000001", errScryptR},            // r=0
-		{"02110000000800000000", errScryptP},            // p=0
-		{"02110000040000100000", errScryptRP},           // r*p = 2^30
-		{"03000927", errBinaryLength},                   // short
-		{"03000927c000", errBinaryLength},               // long
-		{"0300000000", errPBKDF2Iterations},             // i=0
+		{"01130001000000000003", errBinaryLength},     // one short
+		{"011300010000000000030400", errBinaryLength}, // one long
+		{"0110000100000000000304", errArgon2Version},  // v=16
+		{"0113000100000000000000", errArgon2Threads},  // p=0
+		{"0113000100000000000004", errArgon2Passes},   // t=0
+		{"0113000000070000000101", errArgon2Memory},   // m=7 < 8
+		{"021100000008000000", errBinaryLength},       // short
+		{"0211000000080000000100", errBinaryLength},   // long
+		{"02000000000800000001", errScryptLogN},       // ln=0
+		{"023f0000000800000001", errScryptLogN},       // ln=63
+		{"02110000000000000001", errScryptR},          // r=0
+		{"02110000000800000000", errScryptP},          // p=0
+		{"02110000040000100000", errScryptRP},         // r*p = 2^30
+		{"03000927", errBinaryLength},                 // short
+		{"03000927c000", errBinaryLength},             // long
+		{"0300000000", errPBKDF2Iterations},           // i=0
 	}
 	for _, c := range cases {
 		b, _ := hex.DecodeString(c.hex)
@@ -197,7 +197,7 @@ func TestMemoryBytes(t *testing.T) {
 		{Params{Algorithm: Argon2id, MemoryKiB: math.MaxUint32, Passes: 1, Threads: 1}, math.MaxUint32 * 1024},
 		{Params{Algorithm: Scrypt, LogN: 17, BlockSize: 8, Parallelism: 1}, 128 * 8 * (1<<17 + 1)},
 		{Params{Algorithm: Scrypt, LogN: 62, BlockSize: math.MaxUint32, Parallelism: 1}, math.MaxInt64}, // saturates
-		{Params{Algorithm: Scrypt, LogN: 200, BlockSize: 1, Parallelism: 1}, math.MaxInt64},          // invalid, no panic
+		{Params{Algorithm: Scrypt, LogN: 200, BlockSize: 1, Parallelism: 1}, math.MaxInt64},             // invalid, no panic
 		{Params{Algorithm: PBKDF2SHA256, Iterations: 600000}, 0},
 	}
 	for _, c := range cases {

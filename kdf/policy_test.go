@@ -113,7 +113,7 @@ func TestNeedsUpgrade(t *testing.T) {
 		{"exactly the floor", def, def.FloorArgon2id, false},
 		{"between floor and new", def, argon(32768, 2, 1), false},
 		{"memory below floor", def, argon(19*1024-1, 10, 4), true},
-		{"passes below floor", def, argon(1 << 20, 1, 4), true},
+		{"passes below floor", def, argon(1<<20, 1, 4), true},
 		{"login.gov scrypt ln=16", def, Params{Algorithm: Scrypt, LogN: 16, BlockSize: 8, Parallelism: 1}, true},
 		{"scrypt at its floor, other algorithm than new", def, def.FloorScrypt, true},
 		{"pbkdf2 under an argon2 policy", def, fips.New, true},
