@@ -1,0 +1,85 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/piivault/piivault/envelope"
+	"github.com/piivault/piivault/kdf"
+)
+
+// Audit event names, the value of the "event" attribute.
+const (
+	EventEnroll           = "enroll"
+	EventUnlock           = "unlock"
+	EventChangePassword   = "change_password"
+	EventRecover          = "recover"
+	EventEscrowRecover    = "escrow_recover"
+	EventShred            = "shred"
+	EventParamsUpgrade    = "params_upgrade"
+	AuditMessage          = "piivault audit"
+	OutcomeSuccess        = "success"
+	OutcomeFailure        = "failure"
+	attrEvent             = "event"
+	attrUserID            = "user_id"
+	attrOutcome           = "outcome"
+	attrError             = "error"
+	attrActor             = "actor"
+	attrReason            = "reason"
+	errClassWrongSecret   = "wrong_secret"
+	errClassUnrecoverable = "unrecoverable"
+)
+
+// auditEvent writes one audit record. It never receives a password, key,
+// personal key or record content: only the event name, the opaque user id,
+// the outcome, an error class (a fixed word, not the error's text) and, for
+// escrow recovery, the caller's actor and reason.
+func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error, extra ...slog.Attr) {
+	level, outcome := slog.LevelInfo, OutcomeSuccess
+	if err != nil {
+		level, outcome = slog.LevelWarn, OutcomeFailure
+	}
+	h := v.audit.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(v.now(), level, AuditMessage, 0)
+	r.AddAttrs(
+		slog.String(attrEvent, event),
+		slog.String(attrUserID, userID),
+		slog.String(attrOutcome, outcome),
+	)
+	if err != nil {
+		r.AddAttrs(slog.String(attrError, errorClass(err)))
+	}
+	r.AddAttrs(extra...)
+	_ = h.Handle(ctx, r) // an audit sink failure must not change the outcome
+}
+
+// errorClass maps an error to a fixed word for the audit log. The error's
+// text is never logged: it could quote input.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, ErrWrongSecret):
+		return errClassWrongSecret
+	case errors.Is(err, ErrUnrecoverable):
+		return errClassUnrecoverable
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrInvalidInput), errors.Is(err, kdf.ErrPasswordRejected):
+		return "invalid_input"
+	case errors.Is(err, kdf.ErrParamsTooCostly), errors.Is(err, kdf.ErrParamsNotAllowed),
+		errors.Is(err, kdf.ErrMalformedParams), errors.Is(err, kdf.ErrOverBudget):
+		return "params_refused"
+	case errors.Is(err, envelope.ErrHeaderAuth), errors.Is(err, envelope.ErrCommitment),
+		errors.Is(err, envelope.ErrMalformed), errors.Is(err, envelope.ErrTooLarge),
+		errors.Is(err, envelope.ErrVersion):
+		return "bad_record"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "internal"
+}

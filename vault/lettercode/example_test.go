@@ -1,0 +1,35 @@
+package lettercode_test
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/piivault/piivault/vault/lettercode"
+)
+
+func Example() {
+	// In production the secret comes from a secret store and Rand is nil.
+	secret := bytes.Repeat([]byte{0x42}, 32)
+	keys, _ := lettercode.NewKeyring(lettercode.Key{ID: "2026-01", Secret: secret})
+	issuer, _ := lettercode.New(lettercode.Config{
+		Keys: keys,
+		Rand: bytes.NewReader([]byte{10, 11, 12, 13, 14, 15, 16, 17, 18, 19}),
+	})
+	issued := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+	code, rec, _ := issuer.Issue("account-7f3a", issued)
+	stored, _ := rec.MarshalBinary() // store this; print code in the letter
+	fmt.Println("letter code:", code)
+
+	rec, _ = lettercode.ParseRecord(stored)
+	var attempts lettercode.Attempts
+	attempts, err := issuer.Verify("account-7f3a", rec, attempts, "abcde fghjk", issued.Add(29*24*time.Hour))
+	fmt.Println("day 29:", err, "attempts:", attempts.Count())
+	_, err = issuer.Verify("account-7f3a", rec, attempts, code, issued.Add(31*24*time.Hour))
+	fmt.Println("day 31:", err)
+	// Output:
+	// letter code: ABCDE-FGHJK
+	// day 29: <nil> attempts: 1
+	// day 31: lettercode: code expired
+}
