@@ -1,0 +1,240 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/piivault/piivault/envelope"
+)
+
+// Store persists account records with compare-and-swap versions, so that
+// two concurrent changes to one account cannot both win. Versions are
+// opaque, non-zero, and change on every successful Put. Implementations
+// must make Put and Delete atomic: either the new record (or the deletion)
+// is in place, or the old record still is.
+type Store interface {
+	// Get returns the account record of userID and its version, or an
+	// error wrapping ErrNotFound.
+	Get(ctx context.Context, userID string) (account []byte, version uint64, err error)
+	// Put stores account if the current version is expectVersion (0: the
+	// account must not exist yet) and returns the new version; otherwise
+	// it writes nothing and returns an error wrapping ErrConflict.
+	Put(ctx context.Context, userID string, account []byte, expectVersion uint64) (newVersion uint64, err error)
+	// Delete removes the account if its version is expectVersion; an error
+	// wrapping ErrConflict (other version) or ErrNotFound otherwise.
+	Delete(ctx context.Context, userID string, expectVersion uint64) error
+}
+
+// MemStore is an in-memory Store, safe for concurrent use. It copies
+// records in and out. It is meant for tests and examples: its contents go
+// when the process does.
+type MemStore struct {
+	mu       sync.Mutex
+	accounts map[string]memEntry
+	next     uint64
+}
+
+type memEntry struct {
+	data    []byte
+	version uint64
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{accounts: make(map[string]memEntry)}
+}
+
+// Get implements Store.
+func (m *MemStore) Get(ctx context.Context, userID string) ([]byte, uint64, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.accounts[userID]
+	if !ok {
+		return nil, 0, ErrNotFound
+	}
+	return append([]byte(nil), e.data...), e.version, nil
+}
+
+// Put implements Store. Versions increase across the whole store.
+func (m *MemStore) Put(ctx context.Context, userID string, account []byte, expectVersion uint64) (uint64, error) {
+	if err := ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.accounts[userID]
+	if (!ok && expectVersion != 0) || (ok && e.version != expectVersion) {
+		return 0, ErrConflict
+	}
+	m.next++
+	if ok {
+		clear(e.data)
+	}
+	m.accounts[userID] = memEntry{data: append([]byte(nil), account...), version: m.next}
+	return m.next, nil
+}
+
+// Delete implements Store; it clears the deleted record's bytes.
+func (m *MemStore) Delete(ctx context.Context, userID string, expectVersion uint64) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.accounts[userID]
+	switch {
+	case !ok:
+		return ErrNotFound
+	case e.version != expectVersion:
+		return ErrConflict
+	}
+	clear(e.data)
+	delete(m.accounts, userID)
+	return nil
+}
+
+// The Store helpers read the account, run the stateless operation and
+// write the result with Put(expectVersion = the version read). Each does
+// exactly one write, so a failed or lost write leaves either the old or
+// the new record in place: the account always opens with the old or the
+// new secret. When two run concurrently on one account, one wins and the
+// other returns an error wrapping ErrConflict (or ErrWrongSecret if it read
+// the winner's record); no update is lost.
+
+// EnrollInStore enrolls userID (see Enroll) and creates its record in s.
+// An existing account gives ErrConflict. The personal key is returned for
+// the user; it is not stored.
+func (v *Vault) EnrollInStore(ctx context.Context, s Store, userID string, password []byte) (PersonalKey, error) {
+	pk, err := v.enrollInStore(ctx, s, userID, password)
+	v.auditEvent(ctx, EventEnroll, userID, err)
+	return pk, err
+}
+
+func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, password []byte) (PersonalKey, error) {
+	account, pk, err := v.enroll(ctx, userID, password)
+	if err != nil {
+		return PersonalKey{}, err
+	}
+	if _, err := s.Put(ctx, userID, account, 0); err != nil {
+		pk.Destroy()
+		return PersonalKey{}, storeErr(err)
+	}
+	return pk, nil
+}
+
+// UnlockInStore unlocks userID's account from s (see Unlock). When the
+// account's KDF parameters need an upgrade, the upgraded record is written
+// back with compare-and-swap; a lost race or a failed write is ignored
+// (the upgrade is retried at the next unlock).
+func (v *Vault) UnlockInStore(ctx context.Context, s Store, userID string, password []byte) (*Unlocked, error) {
+	account, ver, err := s.Get(ctx, userID)
+	if err != nil {
+		err = storeErr(err)
+		v.auditEvent(ctx, EventUnlock, userID, err)
+		return nil, err
+	}
+	u, upgraded, err := v.Unlock(ctx, userID, account, password)
+	if err != nil {
+		return nil, err
+	}
+	if upgraded != nil {
+		_, _ = s.Put(ctx, userID, upgraded, ver)
+	}
+	return u, nil
+}
+
+// ChangePasswordInStore changes userID's password (see ChangePassword) and
+// writes the new record with compare-and-swap. If the account changed in
+// between, nothing is written and the error wraps ErrConflict.
+func (v *Vault) ChangePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) error {
+	err := v.changePasswordInStore(ctx, s, userID, oldPassword, newPassword)
+	v.auditEvent(ctx, EventChangePassword, userID, err)
+	return err
+}
+
+func (v *Vault) changePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) error {
+	account, ver, err := s.Get(ctx, userID)
+	if err != nil {
+		return storeErr(err)
+	}
+	out, err := v.changePassword(ctx, userID, account, oldPassword, newPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Put(ctx, userID, out, ver); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+// RecoverInStore recovers userID's account with the personal key (see
+// Recover) and writes the new record with compare-and-swap. The new
+// personal key is returned only if the write succeeded.
+func (v *Vault) RecoverInStore(ctx context.Context, s Store, userID string, pk PersonalKey, newPassword []byte) (PersonalKey, error) {
+	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
+		return v.recover(ctx, userID, account, pk, newPassword)
+	})
+	v.auditEvent(ctx, EventRecover, userID, err)
+	return newPK, err
+}
+
+// RecoverWithEscrowInStore is RecoverWithEscrow on a Store, with
+// compare-and-swap.
+func (v *Vault) RecoverWithEscrowInStore(ctx context.Context, s Store, userID string, escrow envelope.Identity, newPassword []byte, actor, reason string) (PersonalKey, error) {
+	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
+		return v.recoverWithEscrow(ctx, userID, account, escrow, newPassword, actor, reason)
+	})
+	v.auditEvent(ctx, EventEscrowRecover, userID, err, slog.String(attrActor, actor), slog.String(attrReason, reason))
+	return newPK, err
+}
+
+func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op func([]byte) ([]byte, PersonalKey, error)) (PersonalKey, error) {
+	account, ver, err := s.Get(ctx, userID)
+	if err != nil {
+		return PersonalKey{}, storeErr(err)
+	}
+	out, newPK, err := op(account)
+	if err != nil {
+		return PersonalKey{}, err
+	}
+	if _, err := s.Put(ctx, userID, out, ver); err != nil {
+		newPK.Destroy()
+		return PersonalKey{}, storeErr(err)
+	}
+	return newPK, nil
+}
+
+// ShredInStore deletes userID's account record from s (compare-and-swap on
+// the version read), after which no secret opens the user's sealed
+// records. Copies of the record outside s (backups, replicas) are the
+// caller's to delete.
+func (v *Vault) ShredInStore(ctx context.Context, s Store, userID string) error {
+	err := v.shredInStore(ctx, s, userID)
+	v.auditEvent(ctx, EventShred, userID, err)
+	return err
+}
+
+func (v *Vault) shredInStore(ctx context.Context, s Store, userID string) error {
+	if err := checkUserID(userID); err != nil {
+		return err
+	}
+	account, ver, err := s.Get(ctx, userID)
+	if err != nil {
+		return storeErr(err)
+	}
+	clear(account)
+	if err := s.Delete(ctx, userID, ver); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+// storeErr prefixes a Store's error, keeping it visible to errors.Is.
+func storeErr(err error) error {
+	return fmt.Errorf("vault: store: %w", err)
+}
