@@ -75,8 +75,11 @@ type Deriver struct {
 }
 
 // New returns a Deriver, or an error if cfg is invalid: a negative memory
-// budget, a pepper shorter than MinPepperSize, a policy whose New params
-// fail its own Check, or New params larger than the memory budget.
+// budget, a pepper shorter than MinPepperSize, a floor that is not a valid
+// parameter set of its algorithm, New params that fail the policy's own
+// Check or are below its floor (ErrMalformedParams, ErrParamsNotAllowed,
+// ErrParamsTooCostly), or New params larger than the memory budget
+// (ErrOverBudget).
 func New(cfg Config) (*Deriver, error) {
 	if cfg.Policy == (Policy{}) {
 		cfg.Policy = DefaultPolicy()

@@ -30,6 +30,7 @@ func newTestDeriver(t testing.TB, cfg Config) *Deriver {
 	if cfg.Policy == (Policy{}) {
 		cfg.Policy = DefaultPolicy()
 		cfg.Policy.New = tinyArgon2id
+		cfg.Policy.FloorArgon2id = tinyArgon2id
 	}
 	d, err := New(cfg)
 	if err != nil {

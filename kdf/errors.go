@@ -74,6 +74,7 @@ const (
 	errTextRange
 	errTextTrailing
 	errBinaryLength
+	errNewBelowFloor
 	errNotAllowed
 	errCapMemory
 	errCapPasses
@@ -126,6 +127,8 @@ func (e paramError) Error() string {
 		d = "trailing bytes"
 	case errBinaryLength:
 		d = "wrong length for the algorithm"
+	case errNewBelowFloor:
+		d = "policy's new params are below its own floor"
 	case errNotAllowed:
 		return ErrParamsNotAllowed.Error()
 	case errCapMemory:

@@ -15,6 +15,7 @@ func ExampleDeriver_Derive() {
 	// parameters and a fixed salt so that its output is reproducible.
 	pol := kdf.DefaultPolicy()
 	pol.New = kdf.Params{Algorithm: kdf.Argon2id, MemoryKiB: 64, Passes: 1, Threads: 1}
+	pol.FloorArgon2id = pol.New // New must not be below its own floor
 	d, err := kdf.New(kdf.Config{Policy: pol, MemoryBudget: 64 << 20})
 	if err != nil {
 		log.Fatal(err)
@@ -32,13 +33,13 @@ func ExampleDeriver_Derive() {
 	fmt.Println(pol.New)
 	fmt.Println("kek:     ", hex.EncodeToString(kek))
 	fmt.Println("verifier:", hex.EncodeToString(verifier))
-	fmt.Println("upgrade: ", pol.NeedsUpgrade(pol.New)) // tiny params are below the floor
+	fmt.Println("upgrade: ", d.Policy().NeedsUpgrade(pol.New))
 	clear(kek)
 	// Output:
 	// $argon2id$v=19$m=64,t=1,p=1
 	// kek:      173b41247633c15bfa837475d0c7fef6fe546c628d8ae8389b1e42738e1e623d
 	// verifier: 6de7e6c023555fd9157e1ec019abe7940f278a27ee19abd5ad8ebd5340f8336e
-	// upgrade:  true
+	// upgrade:  false
 }
 
 func ExampleParseParams() {

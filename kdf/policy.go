@@ -195,8 +195,10 @@ func (pol Policy) NeedsUpgrade(p Params) bool {
 	}
 }
 
-// validate checks that pol is usable: New passes Check under pol, and each
-// non-zero floor is a valid parameter set of its own algorithm.
+// validate checks that pol is usable: each non-zero floor is a valid
+// parameter set of its own algorithm, New passes Check under pol, and New
+// does not itself need an upgrade (a New below its own floor would
+// re-derive every account at every login).
 func (pol Policy) validate() error {
 	for _, f := range [...]struct {
 		p Params
@@ -212,5 +214,11 @@ func (pol Policy) validate() error {
 			return err
 		}
 	}
-	return pol.Check(pol.New)
+	if err := pol.Check(pol.New); err != nil {
+		return err
+	}
+	if pol.NeedsUpgrade(pol.New) {
+		return errNewBelowFloor
+	}
+	return nil
 }

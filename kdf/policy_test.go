@@ -138,6 +138,8 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	wrongFloor.FloorScrypt = Params{Algorithm: PBKDF2SHA256, Iterations: 1}
 	badFloor := DefaultPolicy()
 	badFloor.FloorScrypt = Params{Algorithm: Scrypt, LogN: 17}
+	belowFloor := DefaultPolicy()
+	belowFloor.New = Params{Algorithm: Argon2id, MemoryKiB: 64, Passes: 1, Threads: 1}
 	cases := []struct {
 		name string
 		cfg  Config
@@ -150,6 +152,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"new algorithm not allowed", Config{Policy: noArgon}, ErrParamsNotAllowed},
 		{"floor of the wrong algorithm", Config{Policy: wrongFloor}, ErrMalformedParams},
 		{"malformed floor", Config{Policy: badFloor}, ErrMalformedParams},
+		{"new below its own floor", Config{Policy: belowFloor}, nil},
 	}
 	for _, c := range cases {
 		d, err := New(c.cfg)
@@ -232,6 +235,7 @@ func TestHostileParamsAreRefusedBeforeAllocating(t *testing.T) {
 func TestOverBudgetIsRefusedAtOnce(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.New = Params{Algorithm: Argon2id, MemoryKiB: 64, Passes: 1, Threads: 1}
+	pol.FloorArgon2id = pol.New
 	d, err := New(Config{Policy: pol, MemoryBudget: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
