@@ -57,10 +57,13 @@ type Params struct {
 }
 
 // MemoryBytes is the memory one derivation with p takes, in bytes: what the
-// Deriver reserves from its budget before running it. It is exact for
-// Argon2id (m KiB of blocks) and scrypt (128*r*(N+p) bytes for V and B),
-// zero for PBKDF2, and never overflows for parameters that pass
-// [Policy.Check]: the result is saturated at the largest int64.
+// Deriver reserves from its budget before running it. For Argon2id it is
+// m KiB (the block matrix; implementations round m down to a multiple of
+// 4*p blocks, never up); for scrypt 128*r*(N+p+2) bytes (the V array, the
+// p blocks of B, and the XY scratch of 256*r bytes); for PBKDF2 zero
+// (a few hundred bytes of hash state). Small per-call buffers are not
+// counted. The result saturates at the largest int64 instead of
+// overflowing, whatever the fields hold.
 func (p Params) MemoryBytes() int64 {
 	switch p.Algorithm {
 	case Argon2id:
@@ -69,7 +72,7 @@ func (p Params) MemoryBytes() int64 {
 		if p.LogN > maxScryptLogN {
 			return math.MaxInt64
 		}
-		hi, lo := bits.Mul64(128*uint64(p.BlockSize), uint64(1)<<p.LogN+uint64(p.Parallelism))
+		hi, lo := bits.Mul64(128*uint64(p.BlockSize), uint64(1)<<p.LogN+uint64(p.Parallelism)+2)
 		if hi != 0 || lo > math.MaxInt64 {
 			return math.MaxInt64
 		}
@@ -206,7 +209,12 @@ const maxTextLen = 64
 //
 // ParseParams does not apply any Policy: a parsed Params may still be above
 // the caps; [Policy.Check] (which [Deriver.Derive] runs first) decides.
-func ParseParams(s string) (Params, error) { return parseText([]byte(s)) }
+func ParseParams(s string) (Params, error) {
+	if len(s) > maxTextLen { // before copying s
+		return Params{}, errTextTooLong
+	}
+	return parseText([]byte(s))
+}
 
 type textParser struct {
 	s   []byte

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -195,7 +196,7 @@ func TestMemoryBytes(t *testing.T) {
 	}{
 		{Params{Algorithm: Argon2id, MemoryKiB: 65536, Passes: 3, Threads: 4}, 64 << 20},
 		{Params{Algorithm: Argon2id, MemoryKiB: math.MaxUint32, Passes: 1, Threads: 1}, math.MaxUint32 * 1024},
-		{Params{Algorithm: Scrypt, LogN: 17, BlockSize: 8, Parallelism: 1}, 128 * 8 * (1<<17 + 1)},
+		{Params{Algorithm: Scrypt, LogN: 17, BlockSize: 8, Parallelism: 1}, 128 * 8 * (1<<17 + 1 + 2)},
 		{Params{Algorithm: Scrypt, LogN: 62, BlockSize: math.MaxUint32, Parallelism: 1}, math.MaxInt64}, // saturates
 		{Params{Algorithm: Scrypt, LogN: 200, BlockSize: 1, Parallelism: 1}, math.MaxInt64},             // invalid, no panic
 		{Params{Algorithm: PBKDF2SHA256, Iterations: 600000}, 0},
@@ -204,5 +205,42 @@ func TestMemoryBytes(t *testing.T) {
 		if got := c.p.MemoryBytes(); got != c.want {
 			t.Errorf("MemoryBytes(%+v) = %d, want %d", c.p, got, c.want)
 		}
+	}
+}
+
+// TestMemoryBytesCoversWhatTheKDFAllocates: the bytes a derivation
+// reserves from the budget cover what the KDF actually allocates (Go heap,
+// measured with runtime.MemStats), up to small per-call buffers; otherwise
+// "the budget is never exceeded" would not hold.
+func TestMemoryBytesCoversWhatTheKDFAllocates(t *testing.T) {
+	d := newTestDeriver(t, Config{})
+	const slack = 64 << 10
+	for _, p := range []Params{
+		{Algorithm: Argon2id, MemoryKiB: 4096, Passes: 1, Threads: 1},
+		{Algorithm: Argon2id, MemoryKiB: 4096, Passes: 1, Threads: 4},
+		{Algorithm: Scrypt, LogN: 12, BlockSize: 8, Parallelism: 2},
+		{Algorithm: PBKDF2SHA256, Iterations: 10},
+	} {
+		out := make([]byte, 32)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := d.run([]byte("pw"), testSalt, p, out); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if got := int64(after.TotalAlloc - before.TotalAlloc); got > p.MemoryBytes()+slack {
+			t.Errorf("%v allocated %d bytes, reserves %d", p, got, p.MemoryBytes())
+		}
+	}
+}
+
+// TestParseRefusesLongInputBeforeCopying: a huge string is refused without
+// copying it.
+func TestParseRefusesLongInputBeforeCopying(t *testing.T) {
+	huge := "$argon2id$v=19$m=65536,t=3,p=4" + strings.Repeat(" ", 1<<20)
+	var err error
+	allocs := testing.AllocsPerRun(10, func() { _, err = ParseParams(huge) })
+	if !errors.Is(err, ErrMalformedParams) || allocs != 0 {
+		t.Errorf("ParseParams(1 MiB): %v, %.0f allocations", err, allocs)
 	}
 }
