@@ -359,9 +359,10 @@ const (
 	binaryLenArgon2id = 11
 	binaryLenScrypt   = 10
 	binaryLenPBKDF2   = 5
-	// MaxBinaryLen is the length of the longest binary encoding of Params.
-	MaxBinaryLen = binaryLenArgon2id
 )
+
+// MaxBinaryLen is the length of the longest binary encoding of Params.
+const MaxBinaryLen = binaryLenArgon2id
 
 // AppendBinary appends the canonical binary encoding of p to b
 // (encoding.BinaryAppender). It returns ErrMalformedParams, and b

@@ -244,3 +244,26 @@ func TestParseRefusesLongInputBeforeCopying(t *testing.T) {
 		t.Errorf("ParseParams(1 MiB): %v, %.0f allocations", err, allocs)
 	}
 }
+
+// TestBinaryBitFlipsNeverKeepParams: flipping any bit of a valid binary
+// encoding either fails to parse or yields different Params that
+// re-encode to the flipped bytes: no two spellings share a meaning.
+func TestBinaryBitFlipsNeverKeepParams(t *testing.T) {
+	for _, c := range canonicalParams {
+		orig, _ := c.p.AppendBinary(nil)
+		for i := range len(orig) * 8 {
+			b := bytes.Clone(orig)
+			b[i/8] ^= 1 << (i % 8)
+			q, err := ParseBinary(b)
+			if err != nil {
+				continue
+			}
+			if q == c.p {
+				t.Errorf("%x and %x both parse to %v", orig, b, q)
+			}
+			if re, _ := q.AppendBinary(nil); !bytes.Equal(re, b) {
+				t.Errorf("%x parses to %v which encodes as %x", b, q, re)
+			}
+		}
+	}
+}
