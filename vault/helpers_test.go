@@ -7,12 +7,12 @@ import (
 	"crypto/cipher"
 	"crypto/fips140"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/piivault/piivault/envelope"
 	"github.com/piivault/piivault/kdf"
@@ -247,6 +247,30 @@ func expectErr(t testing.TB, err, target error) {
 	}
 }
 
-func digest(b []byte) [32]byte { return sha256.Sum256(b) }
+func newJSONLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
 
-var _ = io.EOF
+func fixedNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+// unlockWithPK opens the account with the personal key without changing it
+// (test-only: the API only recovers).
+func unlockWithPK(t testing.TB, userID string, account []byte, pk PersonalKey) (*Unlocked, error) {
+	t.Helper()
+	h, err := envelope.ParseHeader(account)
+	if err != nil {
+		return nil, err
+	}
+	kb := pk.bytes()
+	defer clear(kb)
+	id, err := envelope.NewRecoveryIdentity(kb)
+	if err != nil {
+		return nil, err
+	}
+	key, err := unwrap(context.Background(), h, userID, asIdentity(id))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return newUnlocked(userID, key, nil)
+}
