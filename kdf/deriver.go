@@ -144,8 +144,9 @@ func NewSalt(r io.Reader) ([]byte, error) { return newSalt(r) }
 //  2. The password is normalized (NormalizePassword): ErrPasswordRejected.
 //  3. The salt must be MinSaltSize..MaxSaltSize bytes: ErrSaltRejected.
 //  4. p.MemoryBytes() is reserved from the memory budget: ErrOverBudget at
-//     once if it exceeds the whole budget, else Derive waits for room and
-//     returns the context's error, wrapped, if ctx ends first.
+//     once if it exceeds the whole budget, else Derive waits for room (first
+//     come, first served) and returns the context's error, wrapped, if ctx
+//     ends first. PBKDF2 needs no memory and reserves nothing.
 //  5. The KDF runs (Argon2id, scrypt or PBKDF2-HMAC-SHA256, 32 bytes of
 //     output) and the pepper, if any, is mixed in.
 //
