@@ -17,14 +17,15 @@
 // Codes are valid for [DefaultValidity] (30 days) unless configured
 // otherwise. A code is valid at every instant t with IssuedAt <= t <
 // ExpiresAt and expired from ExpiresAt on (the boundary instant itself is
-// expired). For reference only: NIST SP 800-63A revision 3 (section 4.6,
-// IAL2 remote proofing) gives the enrollment code a maximum validity of 10
-// days when sent to a postal address of record within the contiguous United
-// States and 30 days outside it (10 minutes by telephone, 24 hours by
-// e-mail); later revisions changed these figures. Check the text of the
-// revision you are assessed against and set [Config.Validity] to match; the
-// 30-day default follows the product's public page, not a NIST requirement
-// for contiguous-US addresses.
+// expired). For reference only: NIST SP 800-63A revision 3, in its IAL2
+// address-confirmation requirements, gives enrollment codes a maximum
+// validity of 10 days when sent to a postal address of record within the
+// contiguous United States and 30 days outside it (10 minutes to a
+// telephone, 24 hours to an e-mail address). Other revisions of SP 800-63A
+// state these requirements differently; check the text of the one you are
+// assessed against and set [Config.Validity] to match. The 30-day default
+// follows the product's public page (5 to 10 days of mail delivery plus
+// time to respond), not a NIST figure for contiguous-US addresses.
 //
 // # Attempt limit
 //
@@ -36,7 +37,10 @@
 // try. Input that cannot be a code at all ([ErrMalformed]) and codes already
 // expired are not counted, since they test no candidate. A successful
 // verification does not consume the record: the caller deletes it (codes are
-// single use).
+// single use). Store the state atomically with the record (one row, or a
+// compare-and-swap): an attacker who can make the service lose or roll back
+// the state resets the limit. The limit is per record; limiting how many
+// letters an account may request is the caller's job.
 //
 // What the attempt limit gives: with 50-bit codes and 5 tries per 10
 // minutes, an online guesser succeeds with probability about 5*144*30/2^50
