@@ -377,3 +377,27 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestLargestConsentAndAllAttributesRoundTrip(t *testing.T) {
+	sk := partnerKey(t, hpke.MLKEM768X25519(), 3)
+	c := Consent{
+		PartnerID: strings.Repeat("p", MaxPartnerIDLength), Subject: strings.Repeat("s", MaxSubjectLength),
+		Attributes: vault.AttributeNames(), Purpose: strings.Repeat("é", MaxPurposeLength/2),
+		GivenAt: t0, ExpiresAt: t0.Add(time.Hour),
+	}
+	pkg, err := disclose(t, New(Config{}), c, Partner{ID: c.PartnerID, PublicKey: sk.PublicKey()}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(sk, c.PartnerID, pkg, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := d.Value(vault.AttrSSN); v != "900123456" || len(d.Attributes) != len(vault.AttributeNames()) {
+		t.Fatalf("attributes %v", d.Attributes)
+	}
+	c.Purpose += "x"
+	if _, err := c.MarshalBinary(); !errors.Is(err, ErrInvalidConsent) {
+		t.Fatalf("purpose over the limit: %v", err)
+	}
+}
