@@ -30,7 +30,10 @@
 // partner can replay its own package to itself until the consent expires
 // (carry a nonce in Consent.Subject or check packages for uniqueness if that
 // matters). It does not revoke consent already acted on, and the consent's
-// times are as trustworthy as the discloser's clock.
+// times are as trustworthy as the discloser's clock. Attribute values are
+// Go strings, which cannot be cleared: the plaintext buffers this package
+// allocates are cleared after use, the strings in a [Disclosed] stay in
+// memory until the garbage collector reuses them.
 //
 // # FORMAT
 //
