@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -273,4 +274,13 @@ func unlockWithPK(t testing.TB, userID string, account []byte, pk PersonalKey) (
 	}
 	defer clear(key)
 	return newUnlocked(userID, key, nil)
+}
+
+// sameTypes reports whether two stanza type lists hold the same types the
+// same number of times, in any order.
+func sameTypes(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

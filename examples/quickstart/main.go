@@ -51,13 +51,13 @@ func run() error {
 	total := time.Now()
 
 	var pk vault.PersonalKey
-	step("1. enroll Jane (one KDF run)", func() error {
+	step("1. enroll Jane (one KDF run)", func(note func(string, ...any)) error {
 		pk, err = v.EnrollInStore(ctx, store, janeID, pw1)
+		note("personal key, shown once: %s", pk)
 		return err
 	})
-	fmt.Printf("   personal key, shown once: %s\n", pk)
 
-	step("2. unlock, seal identity + SSN", func() error {
+	step("2. unlock, seal identity + SSN", func(note func(string, ...any)) error {
 		u, err := v.UnlockInStore(ctx, store, janeID, pw1)
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func run() error {
 		return err
 	})
 
-	step("3. unlock, open identity", func() error {
+	step("3. unlock, open identity", func(note func(string, ...any)) error {
 		u, err := v.UnlockInStore(ctx, store, janeID, pw1)
 		if err != nil {
 			return err
@@ -80,37 +80,37 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("   opened: %s %s, born %s\n", id.GivenName, id.FamilyName, id.BirthDate)
+		note("opened: %s %s, born %s", id.GivenName, id.FamilyName, id.BirthDate)
 		return nil
 	})
 
-	step("4. change password (rewrap only)", func() error {
+	step("4. change password (rewrap only)", func(note func(string, ...any)) error {
 		return v.ChangePasswordInStore(ctx, store, janeID, pw1, pw2)
 	})
 
-	step("5. old password refused", func() error {
+	step("5. old password refused", func(note func(string, ...any)) error {
 		_, err := v.UnlockInStore(ctx, store, janeID, pw1)
 		return expect(err, vault.ErrWrongSecret)
 	})
 
 	var pk2 vault.PersonalKey
-	step("6. recover with the personal key", func() error {
+	step("6. recover with the personal key", func(note func(string, ...any)) error {
 		typed, err := vault.ParsePersonalKey(pk.String()) // as the user types it back
 		if err != nil {
 			return err
 		}
 		pk2, err = v.RecoverInStore(ctx, store, janeID, typed, pw3)
+		note("new personal key: %s", pk2)
 		return err
 	})
-	fmt.Printf("   new personal key: %s\n", pk2)
 
-	step("7. old personal key refused", func() error {
+	step("7. old personal key refused", func(note func(string, ...any)) error {
 		_, err := v.RecoverInStore(ctx, store, janeID, pk, pw1)
 		return expect(err, vault.ErrWrongSecret)
 	})
 
 	// Another user, to have a record to swap in.
-	step("8. enroll John, seal his SSN", func() error {
+	step("8. enroll John, seal his SSN", func(note func(string, ...any)) error {
 		if _, err := v.EnrollInStore(ctx, store, johnID, pw1); err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func run() error {
 		return err
 	})
 
-	step("9. records still open; tampered and swapped ones refused", func() error {
+	step("9. records still open; tampered and swapped ones refused", func(note func(string, ...any)) error {
 		u, err := v.UnlockInStore(ctx, store, janeID, pw3)
 		if err != nil {
 			return err
@@ -137,27 +137,34 @@ func run() error {
 		if _, err := u.Open("ssn", tampered); err == nil {
 			return errors.New("tampered record opened")
 		}
-		fmt.Println("   tampered record: refused")
+		note("tampered record: refused")
 		if _, err := u.Open("ssn", records[johnID+"/ssn"]); err == nil {
 			return errors.New("another user's record opened")
 		}
-		fmt.Println("   John's SSN record in Jane's slot: refused")
+		note("John's SSN record in Jane's slot: refused")
 		if _, err := u.Open("pii", records[janeID+"/ssn"]); err == nil {
 			return errors.New("record opened under another label")
 		}
-		fmt.Println("   Jane's ssn record in her pii slot: refused")
+		note("Jane's ssn record in her pii slot: refused")
 		return nil
 	})
 
-	fmt.Printf("\ntotal %v\n", time.Since(total).Round(time.Millisecond))
+	fmt.Printf("\n%-58s %9.3f ms\n", "total", float64(time.Since(total).Microseconds())/1000)
 	return nil
 }
 
-// step runs f, prints its name and time, and exits on error.
-func step(name string, f func() error) {
+// step runs f, prints its name and time, then the notes f made, and
+// exits on error.
+func step(name string, f func(note func(format string, args ...any)) error) {
+	var notes []string
+	note := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
 	start := time.Now()
-	err := f()
-	fmt.Printf("%-58s %8v\n", name, time.Since(start).Round(time.Millisecond))
+	err := f(note)
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	fmt.Printf("%-58s %9.3f ms\n", name, ms)
+	for _, n := range notes {
+		fmt.Println("   " + n)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
