@@ -92,8 +92,8 @@ func (v *Vault) ChangePassword(ctx context.Context, userID string, account, oldP
 }
 
 func (v *Vault) changePassword(ctx context.Context, userID string, account, oldPassword, newPassword []byte) ([]byte, error) {
-	if _, err := kdf.NormalizePassword(newPassword); err != nil {
-		return nil, fmt.Errorf("vault: new password: %w", err)
+	if err := checkNewPassword(newPassword); err != nil {
+		return nil, err
 	}
 	h, key, _, err := v.openWithPassword(ctx, userID, account, oldPassword)
 	if err != nil {
@@ -120,8 +120,8 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 	if pk.IsZero() {
 		return nil, PersonalKey{}, fmt.Errorf("%w: zero personal key", ErrInvalidInput)
 	}
-	if _, err := kdf.NormalizePassword(newPassword); err != nil {
-		return nil, PersonalKey{}, fmt.Errorf("vault: new password: %w", err)
+	if err := checkNewPassword(newPassword); err != nil {
+		return nil, PersonalKey{}, err
 	}
 	h, err := v.parseAccount(ctx, userID, account)
 	if err != nil {
@@ -168,8 +168,8 @@ func (v *Vault) recoverWithEscrow(ctx context.Context, userID string, account []
 	case len(actor) > maxActorReasonLen || len(reason) > maxActorReasonLen:
 		return nil, PersonalKey{}, fmt.Errorf("%w: actor or reason longer than %d bytes", ErrInvalidInput, maxActorReasonLen)
 	}
-	if _, err := kdf.NormalizePassword(newPassword); err != nil {
-		return nil, PersonalKey{}, fmt.Errorf("vault: new password: %w", err)
+	if err := checkNewPassword(newPassword); err != nil {
+		return nil, PersonalKey{}, err
 	}
 	h, err := v.parseAccount(ctx, userID, account)
 	if err != nil {
@@ -202,6 +202,17 @@ func (v *Vault) Shred(ctx context.Context, userID string, account []byte) error 
 	}
 	v.auditEvent(ctx, EventShred, userID, err)
 	return err
+}
+
+// checkNewPassword refuses a new password the KDF would refuse (empty,
+// too long, not UTF-8) before any secret is checked or derived.
+func checkNewPassword(pw []byte) error {
+	norm, err := kdf.NormalizePassword(pw)
+	clear(norm)
+	if err != nil {
+		return fmt.Errorf("vault: new password: %w", err)
+	}
+	return nil
 }
 
 // parseAccount checks the user id and the context and parses account.

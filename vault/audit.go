@@ -45,6 +45,9 @@ func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error,
 		return
 	}
 	r := slog.NewRecord(v.now(), level, AuditMessage, 0)
+	if checkUserID(userID) != nil {
+		userID = "(invalid)" // do not copy arbitrary input into the log
+	}
 	r.AddAttrs(
 		slog.String(attrEvent, event),
 		slog.String(attrUserID, userID),
@@ -53,7 +56,12 @@ func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error,
 	if err != nil {
 		r.AddAttrs(slog.String(attrError, errorClass(err)))
 	}
-	r.AddAttrs(extra...)
+	for _, a := range extra {
+		if a.Value.Kind() == slog.KindString && len(a.Value.String()) > maxActorReasonLen {
+			a.Value = slog.StringValue("(too long)")
+		}
+		r.AddAttrs(a)
+	}
 	_ = h.Handle(ctx, r) // an audit sink failure must not change the outcome
 }
 
