@@ -1,0 +1,189 @@
+package envelope
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/piivault/piivault/kdf"
+)
+
+// passwordSaltSize is the KDF salt length of a password stanza.
+const passwordSaltSize = kdf.SaltSize
+
+// PasswordRecipient wraps with a key derived from a password: one KDF run
+// per Wrap, with a fresh salt, under the Deriver's policy and memory budget.
+// It keeps a copy of the password until Destroy.
+//
+// The stanza is "password", with an empty key id and the body
+//
+//	u8 len(params) || params (kdf binary encoding) || salt (16) || commitment (32) || AES-256-GCM(key) (48)
+type PasswordRecipient struct {
+	d        *kdf.Deriver
+	password []byte
+	params   kdf.Params
+	rand     io.Reader
+}
+
+// NewPasswordRecipient returns a recipient that derives its key-encryption
+// key from password with params p (usually d.Policy().New). p is checked
+// against d's policy now (kdf.ErrParamsTooCostly, ...); r supplies salts
+// (crypto/rand when nil). The password is copied.
+func NewPasswordRecipient(d *kdf.Deriver, password []byte, p kdf.Params, r io.Reader) (*PasswordRecipient, error) {
+	if d == nil {
+		return nil, fmt.Errorf("envelope: nil kdf.Deriver: %w", ErrInvalidRecipient)
+	}
+	if err := d.Policy().Check(p); err != nil {
+		return nil, fmt.Errorf("envelope: password recipient: %w", err)
+	}
+	if _, err := kdf.NormalizePassword(password); err != nil {
+		return nil, fmt.Errorf("envelope: password recipient: %w", err)
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	return &PasswordRecipient{d: d, password: append([]byte(nil), password...), params: p, rand: r}, nil
+}
+
+// Destroy clears the recipient's copy of the password.
+func (pr *PasswordRecipient) Destroy() { clear(pr.password) }
+
+// Wrap derives a key-encryption key (one KDF run, fresh salt) and returns
+// one password stanza wrapping key, bound to b.
+func (pr *PasswordRecipient) Wrap(ctx context.Context, key []byte, b Binding) ([]*Stanza, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := checkBinding(b); err != nil {
+		return nil, err
+	}
+	pb, err := pr.params.AppendBinary(nil)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: password recipient: %w", err)
+	}
+	salt := make([]byte, passwordSaltSize)
+	if _, err := io.ReadFull(pr.rand, salt); err != nil {
+		return nil, fmt.Errorf("envelope: reading salt: %w", err)
+	}
+	sec, err := pr.d.Derive(ctx, pr.password, salt, pr.params)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: password recipient: %w", err)
+	}
+	kek := sec.KEK()
+	sec.Destroy()
+	defer clear(kek)
+
+	fields := make([]byte, 0, 1+len(pb)+passwordSaltSize)
+	fields = append(fields, byte(len(pb)))
+	fields = append(fields, pb...)
+	fields = append(fields, salt...)
+	ad := stanzaAD(TypePassword, nil, fields, b)
+	body := append(fields, sealKey(kek, labelStanzaSalt, ad, key)...)
+	return []*Stanza{{Type: TypePassword, Body: body}}, nil
+}
+
+// passwordStanza is a parsed password stanza body.
+type passwordStanza struct {
+	params  kdf.Params
+	fields  []byte // params length, params, salt: part of the AD
+	salt    []byte
+	wrapped []byte
+}
+
+func parsePasswordStanza(s *Stanza) (*passwordStanza, error) {
+	if s == nil || s.Type != TypePassword {
+		return nil, fmt.Errorf("envelope: not a password stanza: %w", ErrMalformed)
+	}
+	if len(s.KeyID) != 0 {
+		return nil, fmt.Errorf("envelope: password stanza with a key id: %w", ErrMalformed)
+	}
+	body := s.Body
+	if len(body) < 1 {
+		return nil, fmt.Errorf("envelope: empty password stanza: %w", ErrMalformed)
+	}
+	pl := int(body[0])
+	if pl == 0 || pl > kdf.MaxBinaryLen || len(body) != 1+pl+passwordSaltSize+wrappedSize {
+		return nil, fmt.Errorf("envelope: password stanza of %d bytes with %d bytes of params: %w", len(body), pl, ErrMalformed)
+	}
+	p, err := kdf.ParseBinary(body[1 : 1+pl])
+	if err != nil {
+		return nil, fmt.Errorf("envelope: password stanza params: %w", errors.Join(ErrMalformed, err))
+	}
+	n := 1 + pl + passwordSaltSize
+	return &passwordStanza{params: p, fields: body[:n:n], salt: body[1+pl : n : n], wrapped: body[n:]}, nil
+}
+
+// PasswordParams returns the KDF parameters recorded in a password stanza,
+// without checking them against any policy (ErrMalformed for a stanza that
+// is not a well-formed password stanza).
+func PasswordParams(s *Stanza) (kdf.Params, error) {
+	ps, err := parsePasswordStanza(s)
+	if err != nil {
+		return kdf.Params{}, err
+	}
+	return ps.params, nil
+}
+
+// PasswordIdentity unwraps password stanzas. For each password stanza it
+// checks the stanza's KDF parameters against the Deriver's policy (before
+// any memory is taken: kdf.ErrParamsTooCostly and kdf.ErrParamsNotAllowed
+// pass through, and are final), then runs the KDF once. A header written by
+// this package has one password stanza, so one unwrap costs one KDF run; a
+// header with n password stanzas costs up to n runs (at most MaxStanzas).
+// A wrong password returns an error wrapping ErrNoMatch.
+type PasswordIdentity struct {
+	d        *kdf.Deriver
+	password []byte
+}
+
+// NewPasswordIdentity returns an identity for password under d's policy.
+// The password is copied; Destroy clears the copy.
+func NewPasswordIdentity(d *kdf.Deriver, password []byte) (*PasswordIdentity, error) {
+	if d == nil {
+		return nil, fmt.Errorf("envelope: nil kdf.Deriver: %w", ErrInvalidRecipient)
+	}
+	if _, err := kdf.NormalizePassword(password); err != nil {
+		return nil, fmt.Errorf("envelope: password identity: %w", err)
+	}
+	return &PasswordIdentity{d: d, password: append([]byte(nil), password...)}, nil
+}
+
+// Destroy clears the identity's copy of the password.
+func (pi *PasswordIdentity) Destroy() { clear(pi.password) }
+
+// Unwrap implements Identity.
+func (pi *PasswordIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Binding) ([]byte, error) {
+	if err := checkBinding(b); err != nil {
+		return nil, err
+	}
+	for _, s := range stanzas {
+		if s == nil || s.Type != TypePassword {
+			continue
+		}
+		ps, err := parsePasswordStanza(s)
+		if err != nil {
+			return nil, err
+		}
+		if err := pi.d.Policy().Check(ps.params); err != nil {
+			return nil, fmt.Errorf("envelope: password stanza refused before deriving: %w", err)
+		}
+		sec, err := pi.d.Derive(ctx, pi.password, ps.salt, ps.params)
+		if err != nil {
+			return nil, fmt.Errorf("envelope: password identity: %w", err)
+		}
+		kek := sec.KEK()
+		sec.Destroy()
+		key, err := openKey(kek, labelStanzaSalt, stanzaAD(TypePassword, nil, ps.fields, b), ps.wrapped)
+		clear(kek)
+		if errors.Is(err, ErrNoMatch) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("envelope: wrong password or no password stanza: %w", ErrNoMatch)
+}

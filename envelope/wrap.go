@@ -1,0 +1,136 @@
+package envelope
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+)
+
+// HKDF labels. Every label starts with "piivault/envelope/v1/" so keys of
+// this format never collide with keys of another format or version.
+const (
+	labelHeaderCommit = "piivault/envelope/v1/header-commitment"
+	labelHeaderMAC    = "piivault/envelope/v1/header-mac"
+	labelStanzaSalt   = "piivault/envelope/v1/stanza"
+	labelRecordSalt   = "piivault/envelope/v1/record"
+	labelRecovery     = "piivault/envelope/v1/recovery"
+)
+
+// stanzaAD is the associated data of a stanza wrap: the header prefix
+// (magic, version, suite), the stanza type and key id, the stanza fields
+// before the wrapped key (KDF params, salt), and the binding. Each variable
+// field is length-prefixed so the encoding is injective.
+func stanzaAD(typ string, keyID, fields []byte, b Binding) []byte {
+	ad := make([]byte, 0, headerPrefixSize+1+len(typ)+1+len(keyID)+2+len(fields)+2+len(b.UserID)+len(b.Label))
+	ad = append(ad, headerMagic...)
+	ad = append(ad, Version1, SuiteAES256GCM)
+	ad = append(ad, byte(len(typ)))
+	ad = append(ad, typ...)
+	ad = append(ad, byte(len(keyID)))
+	ad = append(ad, keyID...)
+	ad = append(ad, byte(len(fields)>>8), byte(len(fields)))
+	ad = append(ad, fields...)
+	return appendBinding(ad, b)
+}
+
+// wrappedSize is the length of a committing wrap of a KeySize key.
+const wrappedSize = CommitmentSize + KeySize + gcmTagSize
+
+// commitKeys derives, from a key-encryption key and the associated data,
+// an AES-256-GCM key and a 32-byte commitment:
+//
+//	PRK = HKDF-Extract(salt = label, IKM = kek)
+//	encKey || commitment = HKDF-Expand(PRK, info = ad, 64)
+//
+// This is the UtC transform combined with HtE of Bellare and Hoang
+// ("Efficient Schemes for Committing Authenticated Encryption", EUROCRYPT
+// 2022): the commitment depends on the key and on every byte of the
+// associated data, and the encryption key is used for one message only.
+func commitKeys(kek []byte, label string, ad []byte) (encKey, commitment []byte) {
+	prk, err := hkdf.Extract(sha256.New, kek, []byte(label))
+	if err != nil {
+		panic("envelope: hkdf extract: " + err.Error())
+	}
+	okm, err := hkdf.Expand(sha256.New, prk, string(ad), KeySize+CommitmentSize)
+	clear(prk)
+	if err != nil {
+		panic("envelope: hkdf expand: " + err.Error())
+	}
+	return okm[:KeySize:KeySize], okm[KeySize:]
+}
+
+func newGCM(key []byte) cipher.AEAD {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic("envelope: aes: " + err.Error())
+	}
+	g, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("envelope: gcm: " + err.Error())
+	}
+	return g
+}
+
+// sealKey wraps key under kek with a committing AEAD: commitment || GCM
+// ciphertext and tag (zero nonce: the derived key is used once).
+func sealKey(kek []byte, label string, ad, key []byte) []byte {
+	encKey, commitment := commitKeys(kek, label, ad)
+	defer clear(encKey)
+	out := make([]byte, 0, wrappedSize)
+	out = append(out, commitment...)
+	var nonce [gcmNonceSize]byte
+	return newGCM(encKey).Seal(out, nonce[:], key, ad)
+}
+
+// openKey reverses sealKey. A commitment that does not match means the kek
+// (or the associated data) is not the one the wrap was made with and
+// returns ErrNoMatch; a matching commitment with a failing tag means the
+// ciphertext was altered (ErrHeaderAuth).
+func openKey(kek []byte, label string, ad, wrapped []byte) ([]byte, error) {
+	if len(wrapped) != wrappedSize {
+		return nil, fmt.Errorf("envelope: wrapped key of %d bytes, want %d: %w", len(wrapped), wrappedSize, ErrMalformed)
+	}
+	encKey, commitment := commitKeys(kek, label, ad)
+	defer clear(encKey)
+	if subtle.ConstantTimeCompare(commitment, wrapped[:CommitmentSize]) != 1 {
+		return nil, fmt.Errorf("envelope: key commitment of stanza does not match: %w", ErrNoMatch)
+	}
+	var nonce [gcmNonceSize]byte
+	key, err := newGCM(encKey).Open(make([]byte, 0, KeySize), nonce[:], wrapped[CommitmentSize:], ad)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: stanza authentication failed after its commitment matched: %w", ErrHeaderAuth)
+	}
+	return key, nil
+}
+
+// headerKeys derives the header commitment and the header MAC key from the
+// file key (HKDF-SHA256, empty salt, distinct info labels).
+func headerKeys(key []byte) (commitment, macKey []byte) {
+	prk, err := hkdf.Extract(sha256.New, key, nil)
+	if err != nil {
+		panic("envelope: hkdf extract: " + err.Error())
+	}
+	defer clear(prk)
+	commitment, err = hkdf.Expand(sha256.New, prk, labelHeaderCommit, CommitmentSize)
+	if err != nil {
+		panic("envelope: hkdf expand: " + err.Error())
+	}
+	macKey, err = hkdf.Expand(sha256.New, prk, labelHeaderMAC, 32)
+	if err != nil {
+		panic("envelope: hkdf expand: " + err.Error())
+	}
+	return commitment, macKey
+}
+
+// headerMAC is HMAC-SHA256(macKey, binding || header bytes up to and
+// including the commitment).
+func headerMAC(macKey []byte, b Binding, body []byte) []byte {
+	m := hmac.New(sha256.New, macKey)
+	m.Write(appendBinding(nil, b))
+	m.Write(body)
+	return m.Sum(nil)
+}
