@@ -1,6 +1,8 @@
 package disclosure_test
 
 import (
+	"context"
+	"crypto/ecdh"
 	"crypto/hpke"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/disclosure"
 )
 
@@ -45,4 +48,51 @@ func ExampleOpen() {
 	// family_name = Sample
 	// given_name = Jane
 	// as agency B: disclosure: package is for another partner
+}
+
+// The whole flow: the user's account is unlocked with her password, she
+// agrees to share two attributes, the service seals them to the agency.
+func Example() {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	v, _ := vault.New(vault.Config{})
+	pw := []byte("correct horse battery staple")
+	account, _, _ := v.Enroll(ctx, "user-42", pw)
+	u, _, err := v.Unlock(ctx, "user-42", account, pw)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer u.Close()
+	sealed, _ := u.SealIdentity("pii", &vault.Identity{GivenName: "Jane", FamilyName: "Sample", BirthDate: "1980-02-29", SSN: "900123456"})
+
+	// The agency's key pair; it publishes the public half.
+	agencyKey, _ := hpke.DHKEM(ecdh.X25519()).GenerateKey()
+	agency := disclosure.Partner{ID: "agency-a", PublicKey: agencyKey.PublicKey()}
+
+	consent := disclosure.Consent{
+		PartnerID:  agency.ID,
+		Attributes: []string{vault.AttrGivenName, vault.AttrBirthDate},
+		Purpose:    "Verify identity for benefits application",
+		GivenAt:    now,
+		ExpiresAt:  now.Add(30 * 24 * time.Hour),
+	}
+	pkg, err := disclosure.New(disclosure.Config{}).Disclose(ctx, u, "pii", sealed, consent, agency, now)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// At the agency.
+	d, err := disclosure.Open(agencyKey, "agency-a", pkg, now.Add(time.Hour))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, a := range d.Attributes {
+		fmt.Println(a.Name, "=", a.Value)
+	}
+	// Output:
+	// birthdate = 1980-02-29
+	// given_name = Jane
 }
