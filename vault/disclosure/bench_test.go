@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"crypto/ecdh"
 	"crypto/hpke"
 	"testing"
 	"time"
@@ -9,7 +10,10 @@ import (
 )
 
 func benchKEMs() map[string]hpke.KEM {
-	return map[string]hpke.KEM{"x25519": x25519(), "mlkem768x25519": hpke.MLKEM768X25519()}
+	return map[string]hpke.KEM{
+		"x25519": x25519(), "mlkem768x25519": hpke.MLKEM768X25519(),
+		"p256": hpke.DHKEM(ecdh.P256()), "mlkem768p256": hpke.MLKEM768P256(),
+	}
 }
 
 func BenchmarkDisclose(b *testing.B) {

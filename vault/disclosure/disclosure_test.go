@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdh"
+	"crypto/fips140"
 	"crypto/hpke"
 	"encoding/binary"
 	"errors"
@@ -55,6 +56,24 @@ func partnerKey(t testing.TB, kem hpke.KEM, seed byte) hpke.PrivateKey {
 
 func x25519() hpke.KEM { return hpke.DHKEM(ecdh.X25519()) }
 
+// defaultKEM is the KEM most tests use: X25519, or P-256 where Go runs in
+// FIPS 140-only mode (which refuses X25519).
+func defaultKEM() hpke.KEM {
+	if fips140.Enabled() {
+		return hpke.DHKEM(ecdh.P256())
+	}
+	return x25519()
+}
+
+// allKEMs returns every supported KEM that this process may use.
+func allKEMs() []hpke.KEM {
+	fips := []hpke.KEM{hpke.DHKEM(ecdh.P256()), hpke.MLKEM768P256()}
+	if fips140.Enabled() {
+		return fips
+	}
+	return append([]hpke.KEM{x25519(), hpke.MLKEM768X25519()}, fips...)
+}
+
 func consentFor(partner string, attrs ...string) Consent {
 	return Consent{
 		PartnerID: partner, Subject: "pairwise-5c1d", Attributes: attrs,
@@ -68,7 +87,7 @@ func disclose(t testing.TB, d *Discloser, c Consent, p Partner, now time.Time) (
 }
 
 func TestPartnerOpensExactlyTheConsentedAttributes(t *testing.T) {
-	for _, kem := range []hpke.KEM{x25519(), hpke.MLKEM768X25519()} {
+	for _, kem := range allKEMs() {
 		skA := partnerKey(t, kem, 1)
 		c := consentFor("agency-a", vault.AttrGivenName, vault.AttrFamilyName, vault.AttrBirthDate)
 		pkg, err := disclose(t, New(Config{}), c, Partner{ID: "agency-a", PublicKey: skA.PublicKey()}, t0.Add(time.Minute))
@@ -98,7 +117,7 @@ func TestPartnerOpensExactlyTheConsentedAttributes(t *testing.T) {
 }
 
 func TestUnconsentedValuesAreNotInTheSealedPlaintext(t *testing.T) {
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	c := consentFor("agency-a", vault.AttrGivenName, vault.AttrFamilyName, vault.AttrBirthDate)
 	pkg, err := disclose(t, New(Config{}), c, Partner{ID: "agency-a", PublicKey: sk.PublicKey()}, t0)
 	if err != nil {
@@ -129,7 +148,7 @@ func TestUnconsentedValuesAreNotInTheSealedPlaintext(t *testing.T) {
 }
 
 func TestPackageForPartnerAIsRefusedByPartnerB(t *testing.T) {
-	skA, skB := partnerKey(t, x25519(), 1), partnerKey(t, x25519(), 2)
+	skA, skB := partnerKey(t, defaultKEM(), 1), partnerKey(t, defaultKEM(), 2)
 	pkg, err := disclose(t, New(Config{}), consentFor("agency-a", vault.AttrGivenName), Partner{ID: "agency-a", PublicKey: skA.PublicKey()}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +165,7 @@ func TestPackageForPartnerAIsRefusedByPartnerB(t *testing.T) {
 	if _, err := Open(skB, "agency-b", moved, t0); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("re-addressed to B: %v, want ErrDecrypt", err)
 	}
-	xw := partnerKey(t, hpke.MLKEM768X25519(), 1)
+	xw := partnerKey(t, hpke.MLKEM768P256(), 1)
 	if _, err := Open(xw, "agency-a", pkg, t0); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("other KEM key: %v, want ErrDecrypt", err)
 	}
@@ -174,7 +193,7 @@ func rewriteConsent(t *testing.T, pkg []byte, edit func(*Consent)) []byte {
 }
 
 func TestConsentCannotBeWidenedOrExtended(t *testing.T) {
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	pkg, _ := disclose(t, New(Config{}), consentFor("agency-a", vault.AttrGivenName), Partner{ID: "agency-a", PublicKey: sk.PublicKey()}, t0)
 	for name, edit := range map[string]func(*Consent){
 		"widened":  func(c *Consent) { c.Attributes = append(c.Attributes, vault.AttrSSN) },
@@ -189,7 +208,7 @@ func TestConsentCannotBeWidenedOrExtended(t *testing.T) {
 }
 
 func TestExpiredConsentIsRefusedOnBothSides(t *testing.T) {
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	p := Partner{ID: "agency-a", PublicKey: sk.PublicKey()}
 	c := consentFor("agency-a", vault.AttrGivenName)
 	if _, err := disclose(t, New(Config{}), c, p, c.ExpiresAt); !errors.Is(err, ErrConsentExpired) {
@@ -211,7 +230,7 @@ func TestExpiredConsentIsRefusedOnBothSides(t *testing.T) {
 }
 
 func TestInvalidConsentsAreRefusedBeforeTheRecordIsOpened(t *testing.T) {
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	p := Partner{ID: "agency-a", PublicKey: sk.PublicKey()}
 	for _, tc := range []struct {
 		name string
@@ -227,7 +246,7 @@ func TestInvalidConsentsAreRefusedBeforeTheRecordIsOpened(t *testing.T) {
 		{"no partner", consentFor("", "ssn"), Partner{PublicKey: sk.PublicKey()}, ErrInvalidConsent},
 		{"key of another partner", consentFor("agency-a", "ssn"), Partner{ID: "agency-b", PublicKey: sk.PublicKey()}, ErrWrongPartner},
 		{"no key", consentFor("agency-a", "ssn"), Partner{ID: "agency-a"}, ErrUnsupportedSuite},
-		{"P-256 key", consentFor("agency-a", "ssn"), Partner{ID: "agency-a", PublicKey: partnerKey(t, hpke.DHKEM(ecdh.P256()), 1).PublicKey()}, ErrUnsupportedSuite},
+		{"P-384 key", consentFor("agency-a", "ssn"), Partner{ID: "agency-a", PublicKey: partnerKey(t, hpke.DHKEM(ecdh.P384()), 1).PublicKey()}, ErrUnsupportedSuite},
 	} {
 		acct := &fakeAccount{user: "u", id: jane}
 		_, err := New(Config{}).disclose(context.Background(), acct, "pii", []byte("sealed-record"), tc.c, tc.p, t0)
@@ -241,14 +260,14 @@ func TestInvalidConsentsAreRefusedBeforeTheRecordIsOpened(t *testing.T) {
 }
 
 func TestEveryBitFlipIsRefused(t *testing.T) {
-	for _, kem := range []hpke.KEM{x25519(), hpke.MLKEM768X25519()} {
+	for _, kem := range allKEMs() {
 		sk := partnerKey(t, kem, 1)
 		pkg, err := disclose(t, New(Config{}), consentFor("agency-a", vault.AttrGivenName, vault.AttrBirthDate), Partner{ID: "agency-a", PublicKey: sk.PublicKey()}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		step := 1
-		if testing.Short() && kem.ID() == KEMMLKEM768X25519 {
+		if testing.Short() && (kem.ID() == KEMMLKEM768X25519 || kem.ID() == KEMMLKEM768P256) {
 			step = 7
 		}
 		for i := 0; i < len(pkg)*8; i += step {
@@ -270,7 +289,7 @@ func TestEveryBitFlipIsRefused(t *testing.T) {
 }
 
 func TestOversizedPackageRefusedBeforeWork(t *testing.T) {
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	if _, err := Open(sk, "agency-a", make([]byte, MaxPackageSize+1), t0); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("%v, want ErrTooLarge", err)
 	}
@@ -279,7 +298,7 @@ func TestOversizedPackageRefusedBeforeWork(t *testing.T) {
 func TestAuditEventsNameAttributesNeverValues(t *testing.T) {
 	var buf bytes.Buffer
 	d := New(Config{Audit: slog.New(slog.NewJSONHandler(&buf, nil))})
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	p := Partner{ID: "agency-a", PublicKey: sk.PublicKey()}
 	all := vault.AttributeNames()
 	if _, err := disclose(t, d, consentFor("agency-a", all...), p, t0); err != nil {
@@ -354,7 +373,7 @@ func FuzzParseConsent(f *testing.F) {
 }
 
 func FuzzOpen(f *testing.F) {
-	sk := partnerKey(f, x25519(), 1)
+	sk := partnerKey(f, defaultKEM(), 1)
 	pkg, err := disclose(f, New(Config{}), consentFor("agency-a", "given_name"), Partner{ID: "agency-a", PublicKey: sk.PublicKey()}, t0)
 	if err != nil {
 		f.Fatal(err)
@@ -379,7 +398,7 @@ func FuzzOpen(f *testing.F) {
 }
 
 func TestLargestConsentAndAllAttributesRoundTrip(t *testing.T) {
-	sk := partnerKey(t, hpke.MLKEM768X25519(), 3)
+	sk := partnerKey(t, hpke.MLKEM768P256(), 3)
 	c := Consent{
 		PartnerID: strings.Repeat("p", MaxPartnerIDLength), Subject: strings.Repeat("s", MaxSubjectLength),
 		Attributes: vault.AttributeNames(), Purpose: strings.Repeat("é", MaxPurposeLength/2),

@@ -22,9 +22,12 @@
 // refused, emits one audit event (log/slog) naming the user id, partner,
 // purpose and attribute NAMES, never values.
 //
-// Suites: DHKEM(X25519, HKDF-SHA256) or the hybrid post-quantum
-// MLKEM768-X25519 (X-Wing, draft-ietf-hpke-pq), both with HKDF-SHA256 and
-// AES-256-GCM; the KEM is the partner key's. Other KEMs are refused.
+// Suites: DHKEM(X25519, HKDF-SHA256), the hybrid post-quantum
+// MLKEM768-X25519 (X-Wing, draft-ietf-hpke-pq; the recommended choice),
+// and, for FIPS 140 deployments and P-256 keys held in an HSM, DHKEM(P-256,
+// HKDF-SHA256) and MLKEM768-P256; all with HKDF-SHA256 and AES-256-GCM. The
+// KEM is the partner key's. Other KEMs are refused. Under GODEBUG=fips140=only
+// Go refuses X25519, so only the P-256 suites work there.
 //
 // What it does not do: a package is a bearer object for the partner; a
 // partner can replay its own package to itself until the consent expires
@@ -51,9 +54,9 @@
 // A package is
 //
 //	"PVDS" 0x01                     magic, version
-//	kem id (2) | kdf id (2) | aead id (2)   0x0020 or 0x647a | 0x0001 | 0x0002
+//	kem id (2) | kdf id (2) | aead id (2)   0x0020, 0x647a, 0x0010 or 0x0050 | 0x0001 | 0x0002
 //	len (2) | consent               the consent encoding above
-//	enc                             32 bytes (X25519) or 1120 (X-Wing)
+//	enc                             32 bytes (X25519), 1120 (X-Wing), 65 (P-256), 1153 (MLKEM768-P256)
 //	ciphertext                      the rest, AES-256-GCM output
 //
 // sealed with HPKE base mode, single shot, empty aad, and

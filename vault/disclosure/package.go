@@ -12,6 +12,8 @@ import (
 const (
 	KEMX25519         uint16 = 0x0020 // DHKEM(X25519, HKDF-SHA256)
 	KEMMLKEM768X25519 uint16 = 0x647a // MLKEM768-X25519 (X-Wing)
+	KEMP256           uint16 = 0x0010 // DHKEM(P-256, HKDF-SHA256): FIPS, HSM-held keys
+	KEMMLKEM768P256   uint16 = 0x0050 // MLKEM768-P256: FIPS, post-quantum hybrid
 	KDFHKDFSHA256     uint16 = 0x0001
 	AEADAES256GCM     uint16 = 0x0002
 )
@@ -32,6 +34,10 @@ func encSize(kem uint16) int {
 		return 32
 	case KEMMLKEM768X25519:
 		return 1120
+	case KEMP256:
+		return 65
+	case KEMMLKEM768P256:
+		return 1153
 	}
 	return 0
 }

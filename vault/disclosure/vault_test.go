@@ -36,7 +36,7 @@ func TestDiscloseThroughAnUnlockedVaultAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk := partnerKey(t, x25519(), 1)
+	sk := partnerKey(t, defaultKEM(), 1)
 	d := New(Config{Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
 	c := consentFor("agency-a", vault.AttrGivenName, vault.AttrBirthDate)
 	pkg, err := d.Disclose(ctx, u, "pii", sealed, c, Partner{ID: "agency-a", PublicKey: sk.PublicKey()}, t0)
