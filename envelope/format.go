@@ -9,9 +9,9 @@ import (
 const (
 	// Version1 is the only format version this package writes and reads.
 	Version1 = 1
-	// SuiteAES256GCM is suite 1: AES-256-GCM with 12-byte zero nonces under
-	// single-use subkeys, HKDF-SHA256 and HMAC-SHA256 (FIPS 140-approved
-	// primitives only).
+	// SuiteAES256GCM is suite 1: AES-256-GCM with random 12-byte nonces
+	// under single-use subkeys, HKDF-SHA256 and HMAC-SHA256 (FIPS
+	// 140-approved primitives only; it runs under GODEBUG=fips140=only).
 	SuiteAES256GCM = 1
 )
 
@@ -28,7 +28,7 @@ const (
 	RecordSaltSize   = 32      // bytes of a record's random salt
 	RecordHeaderSize = 4 + 1 + 1 + RecordSaltSize + CommitmentSize
 	// RecordOverhead is the length of a sealed record minus its plaintext.
-	RecordOverhead = RecordHeaderSize + gcmTagSize
+	RecordOverhead = RecordHeaderSize + gcmNonceSize + gcmTagSize
 	// MaxHeaderSize is the longest encoding ParseHeader accepts.
 	MaxHeaderSize = headerPrefixSize + 1 + MaxStanzas*(1+MaxStanzaType+1+MaxKeyID+2+MaxStanzaBody) + CommitmentSize + MACSize
 )

@@ -19,7 +19,7 @@ const passwordSaltSize = kdf.SaltSize
 //
 // The stanza is "password", with an empty key id and the body
 //
-//	u8 len(params) || params (kdf binary encoding) || salt (16) || commitment (32) || AES-256-GCM(key) (48)
+//	u8 len(params) || params (kdf binary encoding) || salt (16) || commitment (32) || nonce (12) || AES-256-GCM(key) (48)
 type PasswordRecipient struct {
 	d        *kdf.Deriver
 	password []byte
@@ -80,7 +80,11 @@ func (pr *PasswordRecipient) Wrap(ctx context.Context, key []byte, b Binding) ([
 	fields = append(fields, pb...)
 	fields = append(fields, salt...)
 	ad := stanzaAD(TypePassword, nil, fields, b)
-	body := append(fields, sealKey(kek, labelStanzaSalt, ad, key)...)
+	wrapped, err := sealKey(kek, labelStanzaSalt, ad, key, pr.rand)
+	if err != nil {
+		return nil, err
+	}
+	body := append(fields, wrapped...)
 	return []*Stanza{{Type: TypePassword, Body: body}}, nil
 }
 

@@ -18,14 +18,15 @@ import (
 //
 // A record is
 //
-//	"PVER" || version (1) || suite (1) || salt (32) || commitment (32) || AES-256-GCM ciphertext || tag (16)
+//	"PVER" || version (1) || suite (1) || salt (32) || commitment (32) ||
+//	nonce (12) || AES-256-GCM ciphertext || tag (16)
 //
 // with, for each record, a fresh random salt and
 //
 //	PRK = HKDF-Extract(salt = "piivault/envelope/v1/record", IKM = key)   (once, in NewRecordKey)
 //	encKey || commitment = HKDF-Expand(PRK, info = record[:38] || binding, 64)
 //
-// encKey seals the plaintext with a zero nonce (it seals nothing else) and
+// encKey seals the plaintext (and nothing else) with a random nonce and
 // associated data record[:70] || binding; commitment is stored and checked in
 // constant time before decryption. See FORMAT.md.
 //
@@ -51,6 +52,7 @@ type recScratch struct {
 	h      hash.Hash
 	u      encoding.BinaryUnmarshaler
 	hdr    [RecordHeaderSize]byte
+	rnd    [RecordSaltSize + gcmNonceSize]byte
 	t1, t2 [sha256.Size]byte
 	tmp    [sha256.Size]byte
 	ad     []byte // record header || binding
@@ -122,15 +124,18 @@ func (k *RecordKey) hmacTo(s *recScratch, out *[sha256.Size]byte, p1, p2 []byte,
 	s.h.Sum(out[:0])
 }
 
-// derive fills s.t1 (encryption key) and s.t2 (commitment) from s.hdr and b,
-// and sets s.ad.
+// derive fills s.t1 (encryption key) and s.t2 (commitment) from the
+// first 38 bytes of s.hdr and b: HKDF-Expand(PRK, s.hdr[:38] || binding, 64).
 func (k *RecordKey) derive(s *recScratch, b Binding) {
 	s.ad = appendBinding(append(s.ad[:0], s.hdr[:4+1+1+RecordSaltSize]...), b)
 	info := s.ad
 	k.hmacTo(s, &s.t1, nil, info, 1)
 	k.hmacTo(s, &s.t2, s.t1[:], info, 2)
-	// The AEAD's associated data is the whole record header (with the
-	// commitment) followed by the binding.
+}
+
+// setAD sets s.ad to the AEAD's associated data: the whole record header
+// (with the commitment) followed by the binding.
+func (s *recScratch) setAD(b Binding) {
 	s.ad = appendBinding(append(s.ad[:0], s.hdr[:]...), b)
 }
 
@@ -142,8 +147,10 @@ func (s *recScratch) wipe() {
 // Seal appends the sealed record of plaintext, bound to b, to dst, and
 // returns the extended slice (len(plaintext)+RecordOverhead bytes longer).
 // plaintext may overlap the returned slice (sealing in place with
-// plaintext[:0] as dst works); it is never modified otherwise. It allocates
-// only when dst lacks the capacity.
+// plaintext[:0] as dst works); it is never modified otherwise. Besides the
+// output (allocated only when dst lacks the capacity), each call allocates
+// the AES key schedule and GCM state of its one-use subkey (crypto/aes and
+// crypto/cipher offer no way to rekey without allocating).
 func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error) {
 	if k.destroyed {
 		return nil, fmt.Errorf("envelope: record key used after Destroy: %w", ErrInvalidKey)
@@ -157,25 +164,28 @@ func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error
 	s := k.pool.Get().(*recScratch)
 	defer k.pool.Put(s)
 	defer s.wipe()
-	copy(s.hdr[:], recordMagic)
-	s.hdr[4], s.hdr[5] = Version1, SuiteAES256GCM
-	if _, err := io.ReadFull(k.rand, s.hdr[6:6+RecordSaltSize]); err != nil {
+	// One read for the salt and the nonce.
+	if _, err := io.ReadFull(k.rand, s.rnd[:]); err != nil {
 		return nil, fmt.Errorf("envelope: reading record salt: %w", err)
 	}
-	k.derive(s, b) // ad gets a placeholder commitment: recomputed below
+	copy(s.hdr[:], recordMagic)
+	s.hdr[4], s.hdr[5] = Version1, SuiteAES256GCM
+	copy(s.hdr[6:6+RecordSaltSize], s.rnd[:RecordSaltSize])
+	k.derive(s, b)
 	copy(s.hdr[6+RecordSaltSize:], s.t2[:])
-	s.ad = appendBinding(append(s.ad[:0], s.hdr[:]...), b)
+	s.setAD(b)
 
-	aead := newGCM(s.t1[:])
 	ret, out := sliceForAppend(dst, RecordOverhead+len(plaintext))
-	body := out[RecordHeaderSize:]
+	body := out[RecordHeaderSize:] // nonce || ciphertext || tag
 	if anyOverlap(out, plaintext) {
-		copy(body, plaintext) // memmove; then seal in place
-		plaintext = body[:len(plaintext)]
+		// Move the plaintext where its ciphertext goes, then seal in place
+		// (cipher.AEAD allows only exact overlap).
+		ct := body[gcmNonceSize:]
+		copy(ct, plaintext)
+		plaintext = ct[:len(plaintext)]
 	}
 	copy(out, s.hdr[:])
-	var nonce [gcmNonceSize]byte
-	aead.Seal(body[:0], nonce[:], plaintext, s.ad)
+	gcmSeal(body[:0], s.t1[:], s.rnd[RecordSaltSize:], plaintext, s.ad)
 	return ret, nil
 }
 
@@ -186,7 +196,7 @@ func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error
 // ErrTooLarge), magic (ErrMalformed), version and suite (ErrVersion), key
 // commitment (ErrCommitment: another key or binding), tag (ErrPayloadAuth).
 // record may overlap dst's spare capacity (opening in place with record[:0]
-// as dst works). It allocates only when dst lacks the capacity.
+// as dst works). Allocations are as for Seal.
 func (k *RecordKey) Open(dst []byte, b Binding, record []byte) ([]byte, error) {
 	if k.destroyed {
 		return nil, fmt.Errorf("envelope: record key used after Destroy: %w", ErrInvalidKey)
@@ -205,27 +215,21 @@ func (k *RecordKey) Open(dst []byte, b Binding, record []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(s.t2[:], s.hdr[6+RecordSaltSize:]) != 1 {
 		return nil, fmt.Errorf("envelope: record commitment does not match this key and binding: %w", ErrCommitment)
 	}
-	aead := newGCM(s.t1[:])
-	ct := record[RecordHeaderSize:]
-	n := len(ct) - gcmTagSize
-	ret, out := sliceForAppend(dst, n)
-	var nonce [gcmNonceSize]byte
-	var err error
-	if anyOverlap(out, ct) && &out[0] != &ct[0] {
-		// Move the ciphertext to where the plaintext goes, then open in
-		// place (cipher.AEAD allows only exact overlap).
-		if cap(ret)-len(dst) >= len(ct) {
-			buf := ret[len(dst) : len(dst)+len(ct)]
-			copy(buf, ct)
-			_, err = aead.Open(buf[:0], nonce[:], buf, s.ad)
+	s.setAD(b)
+	data := record[RecordHeaderSize:] // nonce || ciphertext || tag
+	ret, out := sliceForAppend(dst, len(data)-gcmNonceSize-gcmTagSize)
+	if anyOverlap(out, data) && &out[0] != &data[0] {
+		// Move the sealed data to where the plaintext goes, so that the
+		// AEAD sees an exact overlap.
+		if cap(ret)-len(dst) >= len(data) {
+			buf := ret[len(dst) : len(dst)+len(data)]
+			copy(buf, data)
+			data = buf
 		} else {
-			tmp := append([]byte(nil), ct...)
-			_, err = aead.Open(out[:0], nonce[:], tmp, s.ad)
+			data = append([]byte(nil), data...)
 		}
-	} else {
-		_, err = aead.Open(out[:0], nonce[:], ct, s.ad)
 	}
-	if err != nil {
+	if _, err := gcmOpen(out[:0], s.t1[:], data, s.ad); err != nil {
 		clear(out)
 		return nil, fmt.Errorf("envelope: record: %w", ErrPayloadAuth)
 	}

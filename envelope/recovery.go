@@ -40,7 +40,8 @@ func checkRecoveryKey(rk []byte) error {
 
 // RecoveryRecipient wraps for a high-entropy recovery key (the user's
 // printed personal key) with a fast KDF. The stanza is "recovery", with an
-// empty key id and the body salt (32) || commitment (32) || AES-256-GCM(key) (48).
+// empty key id and the body salt (32) || commitment (32) || nonce (12) ||
+// AES-256-GCM(key) (48).
 type RecoveryRecipient struct {
 	rk   []byte
 	rand io.Reader
@@ -78,7 +79,11 @@ func (rr *RecoveryRecipient) Wrap(ctx context.Context, key []byte, b Binding) ([
 	kek := recoveryKEK(rr.rk, salt)
 	defer clear(kek)
 	ad := stanzaAD(TypeRecovery, nil, salt, b)
-	body := append(salt, sealKey(kek, labelStanzaSalt, ad, key)...)
+	wrapped, err := sealKey(kek, labelStanzaSalt, ad, key, rr.rand)
+	if err != nil {
+		return nil, err
+	}
+	body := append(salt, wrapped...)
 	return []*Stanza{{Type: TypeRecovery, Body: body}}, nil
 }
 

@@ -3,11 +3,13 @@ package envelope
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/fips140"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"io"
 )
 
 // HKDF labels. Every label starts with "piivault/envelope/v1/" so keys of
@@ -38,7 +40,7 @@ func stanzaAD(typ string, keyID, fields []byte, b Binding) []byte {
 }
 
 // wrappedSize is the length of a committing wrap of a KeySize key.
-const wrappedSize = CommitmentSize + KeySize + gcmTagSize
+const wrappedSize = CommitmentSize + gcmNonceSize + KeySize + gcmTagSize
 
 // commitKeys derives, from a key-encryption key and the associated data,
 // an AES-256-GCM key and a 32-byte commitment:
@@ -63,27 +65,66 @@ func commitKeys(kek []byte, label string, ad []byte) (encKey, commitment []byte)
 	return okm[:KeySize:KeySize], okm[KeySize:]
 }
 
-func newGCM(key []byte) cipher.AEAD {
+// newGCM returns AES-256-GCM under key with 12-byte nonces, or, under
+// GODEBUG=fips140=only (where caller-chosen nonces are refused), AES-256-GCM
+// whose FIPS module draws the nonce itself (cipher.NewGCMWithRandomNonce).
+// Both write the same bytes: nonce || ciphertext || tag.
+func newGCM(key []byte) (g cipher.AEAD, moduleNonce bool) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		panic("envelope: aes: " + err.Error())
 	}
-	g, err := cipher.NewGCM(block)
+	if fips140.Enforced() {
+		g, err = cipher.NewGCMWithRandomNonce(block)
+		moduleNonce = true
+	} else {
+		g, err = cipher.NewGCM(block)
+	}
 	if err != nil {
 		panic("envelope: gcm: " + err.Error())
 	}
-	return g
+	return g, moduleNonce
 }
 
-// sealKey wraps key under kek with a committing AEAD: commitment || GCM
-// ciphertext and tag (zero nonce: the derived key is used once).
-func sealKey(kek []byte, label string, ad, key []byte) []byte {
+// gcmSeal appends nonce || AES-256-GCM(key, nonce, plaintext, ad) to dst.
+// nonce is gcmNonceSize random bytes from the caller; under fips140=only the
+// module draws its own instead. Overlap rules are cipher.AEAD's.
+func gcmSeal(dst, key, nonce, plaintext, ad []byte) []byte {
+	g, moduleNonce := newGCM(key)
+	if moduleNonce {
+		return g.Seal(dst, nil, plaintext, ad)
+	}
+	ret, out := sliceForAppend(dst, gcmNonceSize)
+	copy(out, nonce)
+	return g.Seal(ret, nonce, plaintext, ad)
+}
+
+// gcmOpen opens nonce || ciphertext || tag and appends the plaintext to dst.
+// out may only overlap data exactly (out starting where data starts).
+func gcmOpen(dst, key, data, ad []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic("envelope: aes: " + err.Error())
+	}
+	g, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		panic("envelope: gcm: " + err.Error())
+	}
+	return g.Open(dst, nil, data, ad)
+}
+
+// sealKey wraps key under kek with a committing AEAD:
+// commitment || nonce || GCM ciphertext || tag. The derived key is used once.
+func sealKey(kek []byte, label string, ad, key []byte, rand io.Reader) ([]byte, error) {
+	var nonce [gcmNonceSize]byte
+	if _, err := io.ReadFull(rand, nonce[:]); err != nil {
+		return nil, fmt.Errorf("envelope: reading nonce: %w", err)
+	}
 	encKey, commitment := commitKeys(kek, label, ad)
 	defer clear(encKey)
 	out := make([]byte, 0, wrappedSize)
 	out = append(out, commitment...)
-	var nonce [gcmNonceSize]byte
-	return newGCM(encKey).Seal(out, nonce[:], key, ad)
+	return gcmSeal(out, encKey, nonce[:], key, ad), nil
 }
 
 // openKey reverses sealKey. A commitment that does not match means the kek
@@ -99,8 +140,7 @@ func openKey(kek []byte, label string, ad, wrapped []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(commitment, wrapped[:CommitmentSize]) != 1 {
 		return nil, fmt.Errorf("envelope: key commitment of stanza does not match: %w", ErrNoMatch)
 	}
-	var nonce [gcmNonceSize]byte
-	key, err := newGCM(encKey).Open(make([]byte, 0, KeySize), nonce[:], wrapped[CommitmentSize:], ad)
+	key, err := gcmOpen(make([]byte, 0, KeySize), encKey, wrapped[CommitmentSize:], ad)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: stanza authentication failed after its commitment matched: %w", ErrHeaderAuth)
 	}
