@@ -136,7 +136,7 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 	if err != nil {
 		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 	}
-	key, err := unwrap(ctx, h, userID, asIdentity(id))
+	key, err := unwrap(ctx, h, userID, id)
 	if err != nil {
 		return nil, PersonalKey{}, err
 	}
@@ -276,7 +276,7 @@ func (v *Vault) openWithPassword(ctx context.Context, userID string, account, pa
 	if err != nil {
 		return nil, nil, kdf.Params{}, fmt.Errorf("vault: %w", err)
 	}
-	key, err := unwrap(ctx, h, userID, &countingIdentity{id: asIdentity(id), runs: &v.kdfRuns})
+	key, err := unwrap(ctx, h, userID, &countingIdentity{id: id, runs: &v.kdfRuns})
 	if err != nil {
 		return nil, nil, kdf.Params{}, err
 	}
@@ -311,7 +311,7 @@ func (v *Vault) wrap(ctx context.Context, userID string, h *envelope.Header, key
 	if err != nil {
 		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 	}
-	recipients := []envelope.Recipient{asRecipient(pwr)}
+	recipients := []envelope.Recipient{pwr}
 	var pk PersonalKey
 	if newPK {
 		if pk, err = newPersonalKey(v.rand); err != nil {
@@ -323,7 +323,7 @@ func (v *Vault) wrap(ctx context.Context, userID string, h *envelope.Header, key
 		if err != nil {
 			return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 		}
-		recipients = append(recipients, asRecipient(rr))
+		recipients = append(recipients, rr)
 	}
 	b := accountBinding(userID)
 	var nh *envelope.Header

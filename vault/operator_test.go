@@ -109,7 +109,7 @@ func TestOperatorWithEveryStoredByteAndPepperOpensNothing(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if _, err := unwrap(ctx, h, "u", asIdentity(id)); !errors.Is(err, ErrWrongSecret) {
+		if _, err := unwrap(ctx, h, "u", id); !errors.Is(err, ErrWrongSecret) {
 			t.Fatalf("recovery guess: %v", err)
 		}
 	}
