@@ -136,6 +136,7 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 	if err != nil {
 		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 	}
+	defer id.Destroy()
 	key, err := unwrap(ctx, h, userID, id)
 	if err != nil {
 		return nil, PersonalKey{}, err
@@ -276,6 +277,7 @@ func (v *Vault) openWithPassword(ctx context.Context, userID string, account, pa
 	if err != nil {
 		return nil, nil, kdf.Params{}, fmt.Errorf("vault: %w", err)
 	}
+	defer id.Destroy()
 	key, err := unwrap(ctx, h, userID, &countingIdentity{id: id, runs: &v.kdfRuns})
 	if err != nil {
 		return nil, nil, kdf.Params{}, err
@@ -311,6 +313,7 @@ func (v *Vault) wrap(ctx context.Context, userID string, h *envelope.Header, key
 	if err != nil {
 		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 	}
+	defer pwr.Destroy()
 	recipients := []envelope.Recipient{pwr}
 	var pk PersonalKey
 	if newPK {
@@ -323,6 +326,7 @@ func (v *Vault) wrap(ctx context.Context, userID string, h *envelope.Header, key
 		if err != nil {
 			return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 		}
+		defer rr.Destroy()
 		recipients = append(recipients, rr)
 	}
 	b := accountBinding(userID)

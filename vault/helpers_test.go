@@ -277,6 +277,7 @@ func unlockWithPK(t testing.TB, userID string, account []byte, pk PersonalKey) (
 	if err != nil {
 		return nil, err
 	}
+	defer id.Destroy()
 	key, err := unwrap(context.Background(), h, userID, id)
 	if err != nil {
 		return nil, err
