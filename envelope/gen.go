@@ -1,0 +1,3 @@
+package envelope
+
+//go:generate go run ./internal/genvectors -out ../testdata/envelope
