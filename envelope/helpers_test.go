@@ -88,3 +88,5 @@ var (
 	bindOther = Binding{UserID: "user-900-00-0002", Label: "account"}
 	bindPII   = Binding{UserID: "user-900-00-0001", Label: "pii"}
 )
+
+func fips140Enforced() bool { return fips140.Enforced() }

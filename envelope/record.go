@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding"
 	"fmt"
-	"hash"
 	"io"
 	"sync"
 )
@@ -40,21 +38,19 @@ import (
 // because every GCM key seals exactly one message. In practice the bound
 // is the 16 MiB plaintext limit per record, not the number of records.
 type RecordKey struct {
-	inner, outer []byte // marshaled SHA-256 states after the HMAC pads of PRK
-	rand         io.Reader
-	pool         sync.Pool
-	destroyed    bool
+	hmacKey   // HMAC-SHA256 keyed with PRK
+	rand      io.Reader
+	pool      sync.Pool
+	destroyed bool
 }
 
 // recScratch is per-operation working memory, pooled so that Seal and Open
 // allocate nothing but their output.
 type recScratch struct {
-	h      hash.Hash
-	u      encoding.BinaryUnmarshaler
+	hashScratch
 	hdr    [RecordHeaderSize]byte
 	rnd    [RecordSaltSize + gcmNonceSize]byte
 	t1, t2 [sha256.Size]byte
-	tmp    [sha256.Size]byte
 	ad     []byte // record header || binding
 }
 
@@ -73,27 +69,9 @@ func NewRecordKey(key []byte, r io.Reader) (*RecordKey, error) {
 		return nil, fmt.Errorf("envelope: hkdf: %w", err)
 	}
 	defer clear(prk)
-	var pad [sha256.BlockSize]byte
-	defer clear(pad[:])
-	state := func(x byte) []byte {
-		for i := range pad {
-			pad[i] = x
-		}
-		for i, c := range prk {
-			pad[i] ^= c
-		}
-		h := sha256.New()
-		h.Write(pad[:])
-		st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-		if err != nil {
-			panic("envelope: sha256 state: " + err.Error())
-		}
-		return st
-	}
-	k := &RecordKey{inner: state(0x36), outer: state(0x5c), rand: r}
+	k := &RecordKey{hmacKey: newHMACKey(prk), rand: r}
 	k.pool.New = func() any {
-		h := sha256.New()
-		return &recScratch{h: h, u: h.(encoding.BinaryUnmarshaler), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField)}
+		return &recScratch{hashScratch: newHashScratch(), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField)}
 	}
 	return k, nil
 }
@@ -102,26 +80,8 @@ func NewRecordKey(key []byte, r io.Reader) (*RecordKey, error) {
 // Hash states left in pooled scratch memory hold only values derived through
 // SHA-256 and are overwritten by reuse, not cleared.
 func (k *RecordKey) Destroy() {
-	clear(k.inner)
-	clear(k.outer)
+	k.hmacKey.destroy()
 	k.destroyed = true
-}
-
-// hmacTo writes HMAC-SHA256(PRK, parts...) into out.
-func (k *RecordKey) hmacTo(s *recScratch, out *[sha256.Size]byte, p1, p2 []byte, p3 byte) {
-	if err := s.u.UnmarshalBinary(k.inner); err != nil {
-		panic("envelope: sha256 state: " + err.Error())
-	}
-	s.h.Write(p1)
-	s.h.Write(p2)
-	s.tmp[0] = p3
-	s.h.Write(s.tmp[:1])
-	s.h.Sum(s.tmp[:0])
-	if err := s.u.UnmarshalBinary(k.outer); err != nil {
-		panic("envelope: sha256 state: " + err.Error())
-	}
-	s.h.Write(s.tmp[:])
-	s.h.Sum(out[:0])
 }
 
 // derive fills s.t1 (encryption key) and s.t2 (commitment) from the
@@ -129,8 +89,10 @@ func (k *RecordKey) hmacTo(s *recScratch, out *[sha256.Size]byte, p1, p2 []byte,
 func (k *RecordKey) derive(s *recScratch, b Binding) {
 	s.ad = appendBinding(append(s.ad[:0], s.hdr[:4+1+1+RecordSaltSize]...), b)
 	info := s.ad
-	k.hmacTo(s, &s.t1, nil, info, 1)
-	k.hmacTo(s, &s.t2, s.t1[:], info, 2)
+	s.tmp[0] = 1
+	k.sum(&s.hashScratch, &s.t1, nil, info, s.tmp[:1])
+	s.tmp[0] = 2
+	k.sum(&s.hashScratch, &s.t2, s.t1[:], info, s.tmp[:1])
 }
 
 // setAD sets s.ad to the AEAD's associated data: the whole record header

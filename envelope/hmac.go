@@ -1,0 +1,77 @@
+package envelope
+
+import (
+	"crypto/sha256"
+	"encoding"
+	"hash"
+)
+
+// hmacKey is HMAC-SHA256 (RFC 2104) with its two padded-key blocks hashed
+// once: the SHA-256 states after (key XOR ipad) and after (key XOR opad) are
+// kept marshaled and restored for each MAC, which saves two compressions per
+// MAC and lets the states be cleared (crypto/hmac keeps them out of reach).
+type hmacKey struct {
+	inner, outer []byte
+}
+
+func newHMACKey(key []byte) hmacKey {
+	if len(key) > sha256.BlockSize {
+		sum := sha256.Sum256(key)
+		defer clear(sum[:])
+		key = sum[:]
+	}
+	var pad [sha256.BlockSize]byte
+	defer clear(pad[:])
+	state := func(x byte) []byte {
+		for i := range pad {
+			pad[i] = x
+		}
+		for i, c := range key {
+			pad[i] ^= c
+		}
+		h := sha256.New()
+		h.Write(pad[:])
+		st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			panic("envelope: sha256 state: " + err.Error())
+		}
+		return st
+	}
+	return hmacKey{inner: state(0x36), outer: state(0x5c)}
+}
+
+func (k *hmacKey) destroy() {
+	clear(k.inner)
+	clear(k.outer)
+}
+
+// hashScratch is a SHA-256 state for one goroutine.
+type hashScratch struct {
+	h     hash.Hash
+	u     encoding.BinaryUnmarshaler
+	tmp   [sha256.Size]byte
+	inner [sha256.Size]byte
+}
+
+func newHashScratch() hashScratch {
+	h := sha256.New()
+	return hashScratch{h: h, u: h.(encoding.BinaryUnmarshaler)}
+}
+
+// sum writes HMAC-SHA256(key, p1 || p2 || p3) into out, allocating nothing.
+func (k *hmacKey) sum(s *hashScratch, out *[sha256.Size]byte, p1, p2, p3 []byte) {
+	inner := s.inner[:0]
+	if err := s.u.UnmarshalBinary(k.inner); err != nil {
+		panic("envelope: sha256 state: " + err.Error())
+	}
+	s.h.Write(p1)
+	s.h.Write(p2)
+	s.h.Write(p3)
+	inner = s.h.Sum(inner)
+	if err := s.u.UnmarshalBinary(k.outer); err != nil {
+		panic("envelope: sha256 state: " + err.Error())
+	}
+	s.h.Write(inner)
+	s.h.Sum(out[:0])
+	clear(inner)
+}
