@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 	"github.com/piivault/piivault/kdf"
 )
 
-func loadVectors(t *testing.T, outcome string) []vectorRecord {
+func loadVectors(t *testing.T, outcome string) []vectorRecord { return loadVectorsF(t, outcome) }
+
+func loadVectorsF(t testing.TB, outcome string) []vectorRecord {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "testdata", "envelope", outcome+".json"))
 	if err != nil {
@@ -23,6 +26,8 @@ func loadVectors(t *testing.T, outcome string) []vectorRecord {
 	}
 	return f.Vectors
 }
+
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
 
 // TestEveryBitFlipAndTruncationOfGoldenEnvelopesIsRejected flips each bit of
 // each golden (success) envelope, header and record, and truncates it at
