@@ -2,8 +2,8 @@ package envelope_test
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log"
 
