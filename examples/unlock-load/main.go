@@ -5,6 +5,13 @@
 // Compare -budget 512 with -budget 0 (no practical limit: every
 // derivation runs at once).
 //
+// The budget bounds the memory derivations hold at once; what the process
+// keeps also depends on how fast the garbage collector returns finished
+// derivations' memory. So by default the program also sets a soft memory
+// limit (runtime/debug.SetMemoryLimit, the same as GOMEMLIMIT) of the
+// budget plus 48 MiB, as a deployment should; -memlimit 0 turns it off to
+// show the difference.
+//
 //	go run ./examples/unlock-load -n 100 -budget 512
 package main
 
@@ -16,6 +23,7 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +37,18 @@ func main() {
 	n := flag.Int("n", 100, "concurrent unlocks")
 	budgetMiB := flag.Int64("budget", 512, "vault memory budget in MiB (0: no practical limit)")
 	memMiB := flag.Uint("m", 64, "Argon2id memory per derivation, MiB")
+	limitMiB := flag.Int64("memlimit", -1, "soft memory limit in MiB (GOMEMLIMIT); -1: budget+48 MiB when there is a budget; 0: none")
 	flag.Parse()
+	if *limitMiB < 0 {
+		*limitMiB = 0
+		if *budgetMiB > 0 {
+			*limitMiB = *budgetMiB + 48
+		}
+	}
+	if *limitMiB > 0 {
+		debug.SetMemoryLimit(*limitMiB << 20)
+	}
+	fmt.Printf("soft memory limit: %s\n", limitString(*limitMiB))
 	if err := run(*n, *budgetMiB, uint32(*memMiB)); err != nil {
 		log.Fatal(err)
 	}
@@ -83,6 +102,13 @@ func run(n int, budgetMiB int64, memMiB uint32) error {
 		return fmt.Errorf("%d unlocks did not complete", int64(n)-ok.Load())
 	}
 	return nil
+}
+
+func limitString(mib int64) string {
+	if mib == 0 {
+		return "none (runtime default)"
+	}
+	return fmt.Sprintf("%d MiB", mib)
 }
 
 func budgetString(mib int64) string {
