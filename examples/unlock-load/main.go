@@ -9,7 +9,7 @@
 // keeps also depends on how fast the garbage collector returns finished
 // derivations' memory. So by default the program also sets a soft memory
 // limit (runtime/debug.SetMemoryLimit, the same as GOMEMLIMIT) of the
-// budget plus 48 MiB, as a deployment should; -memlimit 0 turns it off to
+// budget plus 88 MiB (600 MiB for the default 512), as a deployment should; -memlimit 0 turns it off to
 // show the difference.
 //
 //	go run ./examples/unlock-load -n 100 -budget 512
@@ -37,12 +37,12 @@ func main() {
 	n := flag.Int("n", 100, "concurrent unlocks")
 	budgetMiB := flag.Int64("budget", 512, "vault memory budget in MiB (0: no practical limit)")
 	memMiB := flag.Uint("m", 64, "Argon2id memory per derivation, MiB")
-	limitMiB := flag.Int64("memlimit", -1, "soft memory limit in MiB (GOMEMLIMIT); -1: budget+48 MiB when there is a budget; 0: none")
+	limitMiB := flag.Int64("memlimit", -1, "soft memory limit in MiB (GOMEMLIMIT); -1: budget+88 MiB when there is a budget; 0: none")
 	flag.Parse()
 	if *limitMiB < 0 {
 		*limitMiB = 0
 		if *budgetMiB > 0 {
-			*limitMiB = *budgetMiB + 48
+			*limitMiB = *budgetMiB + 88
 		}
 	}
 	if *limitMiB > 0 {
