@@ -9,8 +9,8 @@
 // keeps also depends on how fast the garbage collector returns finished
 // derivations' memory. So by default the program also sets a soft memory
 // limit (runtime/debug.SetMemoryLimit, the same as GOMEMLIMIT) of the
-// budget plus 88 MiB (600 MiB for the default 512), as a deployment should; -memlimit 0 turns it off to
-// show the difference.
+// budget plus 88 MiB (600 MiB for the default 512), as a deployment
+// should; -memlimit 0 turns it off to show the difference.
 //
 //	go run ./examples/unlock-load -n 100 -budget 512
 package main
