@@ -9,26 +9,34 @@ import (
 	"github.com/piivault/piivault/kdf"
 )
 
-// Audit event names, the value of the "event" attribute.
+// Audit event names: the value of the "event" attribute.
 const (
-	EventEnroll           = "enroll"
-	EventUnlock           = "unlock"
-	EventChangePassword   = "change_password"
-	EventRecover          = "recover"
-	EventEscrowRecover    = "escrow_recover"
-	EventShred            = "shred"
-	EventParamsUpgrade    = "params_upgrade"
-	AuditMessage          = "piivault audit"
-	OutcomeSuccess        = "success"
-	OutcomeFailure        = "failure"
-	attrEvent             = "event"
-	attrUserID            = "user_id"
-	attrOutcome           = "outcome"
-	attrError             = "error"
-	attrActor             = "actor"
-	attrReason            = "reason"
-	errClassWrongSecret   = "wrong_secret"
-	errClassUnrecoverable = "unrecoverable"
+	EventEnroll         = "enroll"
+	EventUnlock         = "unlock"
+	EventChangePassword = "change_password"
+	EventRecover        = "recover"
+	EventEscrowRecover  = "escrow_recover"
+	EventShred          = "shred"
+	EventParamsUpgrade  = "params_upgrade"
+)
+
+// AuditMessage is the message of every audit record.
+const AuditMessage = "piivault audit"
+
+// Audit outcomes: the value of the "outcome" attribute.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+// Audit attribute keys.
+const (
+	attrEvent   = "event"
+	attrUserID  = "user_id"
+	attrOutcome = "outcome"
+	attrError   = "error"
+	attrActor   = "actor"
+	attrReason  = "reason"
 )
 
 // auditEvent writes one audit record. It never receives a password, key,
@@ -70,9 +78,9 @@ func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error,
 func errorClass(err error) string {
 	switch {
 	case errors.Is(err, ErrWrongSecret):
-		return errClassWrongSecret
+		return "wrong_secret"
 	case errors.Is(err, ErrUnrecoverable):
-		return errClassUnrecoverable
+		return "unrecoverable"
 	case errors.Is(err, ErrConflict):
 		return "conflict"
 	case errors.Is(err, ErrNotFound):

@@ -41,8 +41,9 @@ type Config struct {
 	// every password derivation. Losing it makes every password fail.
 	Pepper []byte
 	// Escrow, when not nil, receives a wrapped copy of every account key
-	// (an escrow stanza) at enrollment and recovery. nil: escrow is OFF and
-	// no escrow stanza is ever written.
+	// (an escrow stanza) at enrollment; password changes and recoveries
+	// keep the escrow stanzas an account has (the escrow package rotates
+	// them). nil: escrow is OFF and no escrow stanza is ever written.
 	Escrow envelope.Recipient
 	// Audit receives one event per security-relevant operation (see the
 	// package documentation for the fields). nil: events are discarded.
