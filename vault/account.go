@@ -379,6 +379,7 @@ type countingIdentity struct {
 	runs interface{ Add(int64) int64 }
 }
 
+// Unwrap counts the password stanzas and hands them to the wrapped identity.
 func (c *countingIdentity) Unwrap(ctx context.Context, stanzas []*envelope.Stanza, b envelope.Binding) ([]byte, error) {
 	var pw []*envelope.Stanza
 	for _, s := range stanzas {
