@@ -327,3 +327,35 @@ func TestUnlockInStoreWritesUpgrade(t *testing.T) {
 		t.Fatalf("stored params %+v after upgrade, want %+v", got, prof.strong.New)
 	}
 }
+
+func TestRecoverWithEscrowInStoreWritesNewAccount(t *testing.T) {
+	ctx := context.Background()
+	escrowRecip, escrowID := newEscrow(t, "kms-key")
+	v, _ := newTestVault(t, testPolicy(t), func(c *Config) { c.Escrow = escrowRecip })
+	s := NewMemStore()
+	oldPK, err := v.EnrollInStore(ctx, s, "u", pw1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.RecoverWithEscrowInStore(ctx, s, "u", escrowID, pw2, "agent-7", ""); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("escrow recovery without a reason: %v", err)
+	}
+	newPK, err := v.RecoverWithEscrowInStore(ctx, s, "u", escrowID, pw2, "agent-7", "ticket 42")
+	if err != nil || newPK.IsZero() || newPK.Equal(oldPK) {
+		t.Fatalf("RecoverWithEscrowInStore: %v", err)
+	}
+	if _, err := v.UnlockInStore(ctx, s, "u", pw1); !errors.Is(err, ErrWrongSecret) {
+		t.Fatalf("old password after escrow recovery: %v", err)
+	}
+	u, err := v.UnlockInStore(ctx, s, "u", pw2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+	if _, err := v.RecoverInStore(ctx, s, "u", oldPK, pw3); !errors.Is(err, ErrWrongSecret) {
+		t.Fatalf("old personal key after escrow recovery: %v", err)
+	}
+	if _, err := v.RecoverInStore(ctx, s, "u", newPK, pw3); err != nil {
+		t.Fatalf("new personal key: %v", err)
+	}
+}
