@@ -53,6 +53,13 @@ func TestAuditLogNeverContainsSecretsOrPII(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Close()
+	// Sanity: the recorded bytes are the account key (else the scan below
+	// would look for the wrong thing).
+	if rk, err := envelope.NewRecordKey(rr.bytes()[:envelope.KeySize], nil); err != nil {
+		t.Fatal(err)
+	} else if _, err := rk.Open(nil, envelope.Binding{UserID: uid, Label: "pii"}, sealed); err != nil {
+		t.Fatalf("recorded account key does not open the record: %v", err)
+	}
 	weak.Unlock(ctx, uid, account, pw2) // failure
 	_, upgraded, err := strong.Unlock(ctx, uid, account, pw1)
 	if err != nil || upgraded == nil {
