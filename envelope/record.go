@@ -114,8 +114,8 @@ func (s *recScratch) wipe() {
 // the AES key schedule and GCM state of its one-use subkey (crypto/aes and
 // crypto/cipher offer no way to rekey without allocating).
 func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error) {
-	if k.destroyed {
-		return nil, fmt.Errorf("envelope: record key used after Destroy: %w", ErrInvalidKey)
+	if k.destroyed || k.inner == nil {
+		return nil, fmt.Errorf("envelope: record key destroyed or not made by NewRecordKey: %w", ErrInvalidKey)
 	}
 	if err := checkBinding(b); err != nil {
 		return nil, err
@@ -140,11 +140,10 @@ func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error
 	ret, out := sliceForAppend(dst, RecordOverhead+len(plaintext))
 	body := out[RecordHeaderSize:] // nonce || ciphertext || tag
 	if anyOverlap(out, plaintext) {
-		// Move the plaintext where its ciphertext goes, then seal in place
-		// (cipher.AEAD allows only exact overlap).
-		ct := body[gcmNonceSize:]
-		copy(ct, plaintext)
-		plaintext = ct[:len(plaintext)]
+		// Move the plaintext out of the way of the record header; gcmSeal
+		// handles the rest of the overlap.
+		copy(body, plaintext)
+		plaintext = body[:len(plaintext)]
 	}
 	copy(out, s.hdr[:])
 	gcmSeal(body[:0], s.t1[:], s.rnd[RecordSaltSize:], plaintext, s.ad)
@@ -160,8 +159,8 @@ func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error
 // record may overlap dst's spare capacity (opening in place with record[:0]
 // as dst works). Allocations are as for Seal.
 func (k *RecordKey) Open(dst []byte, b Binding, record []byte) ([]byte, error) {
-	if k.destroyed {
-		return nil, fmt.Errorf("envelope: record key used after Destroy: %w", ErrInvalidKey)
+	if k.destroyed || k.inner == nil {
+		return nil, fmt.Errorf("envelope: record key destroyed or not made by NewRecordKey: %w", ErrInvalidKey)
 	}
 	if err := checkBinding(b); err != nil {
 		return nil, err

@@ -88,15 +88,29 @@ func newGCM(key []byte) (g cipher.AEAD, moduleNonce bool) {
 
 // gcmSeal appends nonce || AES-256-GCM(key, nonce, plaintext, ad) to dst.
 // nonce is gcmNonceSize random bytes from the caller; under fips140=only the
-// module draws its own instead. Overlap rules are cipher.AEAD's.
+// module draws its own instead. plaintext may overlap dst's spare capacity
+// in any way (it is moved first); ad and nonce must not.
 func gcmSeal(dst, key, nonce, plaintext, ad []byte) []byte {
 	g, moduleNonce := newGCM(key)
+	ret, out := sliceForAppend(dst, gcmNonceSize+len(plaintext)+gcmTagSize)
 	if moduleNonce {
-		return g.Seal(dst, nil, plaintext, ad)
+		// cipher.NewGCMWithRandomNonce accepts only plaintext that starts
+		// where its output starts.
+		if anyOverlap(out, plaintext) {
+			copy(out, plaintext)
+			plaintext = out[:len(plaintext)]
+		}
+		g.Seal(out[:0], nil, plaintext, ad)
+		return ret
 	}
-	ret, out := sliceForAppend(dst, gcmNonceSize)
+	ct := out[gcmNonceSize:]
+	if anyOverlap(out, plaintext) {
+		copy(ct, plaintext)
+		plaintext = ct[:len(plaintext)]
+	}
 	copy(out, nonce)
-	return g.Seal(ret, nonce, plaintext, ad)
+	g.Seal(ct[:0], nonce, plaintext, ad)
+	return ret
 }
 
 // gcmOpen opens nonce || ciphertext || tag and appends the plaintext to dst.
