@@ -20,6 +20,17 @@
 // provably gets the same key. The caller's Binding (user id and label), the
 // version and the suite are bound into every stanza, header and record.
 //
+// # Performance
+//
+// A record costs a fixed ~1.1-1.5 microseconds on top of AES-GCM: a random
+// salt, two HMAC-SHA256 blocks of HKDF, and a fresh AES key schedule and GCM
+// state for its one-use subkey, which crypto/aes and crypto/cipher allocate
+// (Seal and Open make 3 allocations, 2 when dst has room). Measured against
+// tink-go's AES256GCM on one core of a Xeon with SHA-NI: about 6x slower for
+// 64-byte records, 3.5-4x for 1 KiB, and on par (0.93-0.96x) for 64 KiB.
+// That is the price of committing, context-bound records with per-record
+// keys; it is small next to one password derivation.
+//
 // # Backwards compatibility
 //
 // Version 1 headers and records open forever: golden files in
