@@ -202,3 +202,39 @@ func TestRecordKeyRefusesBadInput(t *testing.T) {
 		t.Fatalf("after Destroy: %v", err)
 	}
 }
+
+// TestRecordKeyIsSafeForConcurrentUse seals and opens from many goroutines
+// sharing one RecordKey (run with -race).
+func TestRecordKeyIsSafeForConcurrentUse(t *testing.T) {
+	k, err := NewRecordKey(bytes.Repeat([]byte{0x42}, KeySize), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			b := Binding{UserID: "user-900-00-0001", Label: string(rune('a' + g))}
+			for i := range 100 {
+				pt := bytes.Repeat([]byte{byte(g)}, i)
+				rec, err := k.Seal(nil, b, pt)
+				if err == nil {
+					var got []byte
+					got, err = k.Open(nil, b, rec)
+					if err == nil && !bytes.Equal(got, pt) {
+						err = errors.New("wrong plaintext")
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

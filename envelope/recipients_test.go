@@ -228,3 +228,34 @@ func TestSingleShotSealOpen(t *testing.T) {
 		t.Fatal("opened under another label")
 	}
 }
+
+func TestPasswordIdentityHonoursCancelledContext(t *testing.T) {
+	f := newFixture(t, bindJane)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	id, _ := NewPasswordIdentity(f.d, f.password)
+	// Derive may return the context's error while waiting for memory, or
+	// finish at once when the budget is free; either way nothing wrong is
+	// returned and a cancellation is never reported as a wrong password.
+	key, err := UnwrapKey(ctx, f.header, bindJane, id)
+	if err != nil {
+		if errors.Is(err, ErrNoMatch) || key != nil {
+			t.Fatalf("cancelled: %v", err)
+		}
+	} else if !bytes.Equal(key, f.key) {
+		t.Fatal("wrong key")
+	}
+}
+
+func TestAEADRecipientReturnsContextErrorWithoutCallingTheBackend(t *testing.T) {
+	f := newFixture(t, bindJane)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := UnwrapKey(ctx, f.header, bindJane, f.aeadR); !errors.Is(err, context.Canceled) || errors.Is(err, ErrNoMatch) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	key, _ := NewKey(nil)
+	if _, err := f.aeadR.Wrap(ctx, key, bindJane); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wrap: %v", err)
+	}
+}
