@@ -1,0 +1,226 @@
+package escrow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/piivault/piivault/envelope"
+	"github.com/piivault/piivault/vault"
+)
+
+// Store is the compare-and-swap store rotation and purge work through; a
+// vault.Store satisfies it. Put must be atomic (the old record or the new
+// one, never neither) and must return an error wrapping vault.ErrConflict
+// when the version moved.
+type Store interface {
+	Get(ctx context.Context, userID string) (account []byte, version uint64, err error)
+	Put(ctx context.Context, userID string, account []byte, expectVersion uint64) (newVersion uint64, err error)
+}
+
+// OwningRecipient is an escrow recipient that recognises its own stanzas
+// (Recipient and AEADRecipient are). Rotation uses it to skip accounts
+// already rotated, which makes a rotation resumable.
+type OwningRecipient interface {
+	envelope.Recipient
+	Owns(s *envelope.Stanza) bool
+}
+
+// IsEscrowStanza reports whether s is an escrow stanza: any stanza that is
+// neither the password's nor the personal key's (the vault's rule too).
+func IsEscrowStanza(s *envelope.Stanza) bool {
+	return s != nil && s.Type != envelope.TypePassword && s.Type != envelope.TypeRecovery
+}
+
+// Stats counts what a bulk operation did.
+type Stats struct {
+	Changed int // accounts rewritten
+	Skipped int // accounts already in the wanted state
+}
+
+// maxCASRetries bounds retries of one account after a lost compare-and-swap.
+const maxCASRetries = 4
+
+// RotateAll rewraps the escrow stanza of every account in userIDs from the
+// old escrow key (opened with old, e.g. an HSM- or KMS-held Identity) to
+// newRecipient, with workers goroutines, calling progress(done, total)
+// after each account (from any goroutine; may be nil). No password is
+// needed.
+//
+// Each account is rewritten by one compare-and-swap Put that replaces all
+// its escrow stanzas by one for newRecipient and keeps its password and
+// personal-key stanzas; the header is re-authenticated under the unchanged
+// account key. So an interruption (crash, error, cancelled ctx) leaves every
+// account with a valid escrow stanza, old or new. Accounts already holding
+// a stanza of newRecipient and no other escrow stanza are skipped: running
+// RotateAll again after a crash finishes the job. A lost compare-and-swap
+// (the user changed the password meanwhile) is retried. The first error
+// stops the run and is returned with the counts so far.
+func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Identity, newRecipient OwningRecipient, workers int, progress func(done, total int)) (Stats, error) {
+	if old == nil || newRecipient == nil {
+		return Stats{}, fmt.Errorf("escrow: rotate: nil identity or recipient: %w", envelope.ErrInvalidRecipient)
+	}
+	done := func(h *envelope.Header) bool {
+		has, other := false, false
+		for _, st := range h.Stanzas {
+			if newRecipient.Owns(st) {
+				has = true
+			} else if IsEscrowStanza(st) {
+				other = true
+			}
+		}
+		return has && !other
+	}
+	return bulk(ctx, s, userIDs, old, done, []envelope.Recipient{newRecipient}, workers, progress)
+}
+
+// PurgeAll removes every escrow stanza from the accounts in userIDs,
+// opening each with id (the escrow Identity, or any identity that opens the
+// account). Same concurrency, atomicity and resumption as RotateAll.
+//
+// A purge is final only once the account key itself is rotated
+// (RotateAccountKey): older copies of the account record (backups,
+// replicas, logs) still hold an escrow stanza that opens the same key.
+func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identity, workers int, progress func(done, total int)) (Stats, error) {
+	if id == nil {
+		return Stats{}, fmt.Errorf("escrow: purge: nil identity: %w", envelope.ErrInvalidRecipient)
+	}
+	done := func(h *envelope.Header) bool {
+		for _, st := range h.Stanzas {
+			if IsEscrowStanza(st) {
+				return false
+			}
+		}
+		return true
+	}
+	return bulk(ctx, s, userIDs, id, done, nil, workers, progress)
+}
+
+// Purge returns account (a vault account record for userID) without its
+// escrow stanzas, opening it with id (the escrow Identity, or a password or
+// personal-key identity). See PurgeAll for why a purge is final only once
+// the account key is rotated.
+func Purge(ctx context.Context, userID string, account []byte, id envelope.Identity) ([]byte, error) {
+	out, _, err := rewrapAccount(ctx, userID, account, id, func(*envelope.Header) bool { return false }, nil)
+	return out, err
+}
+
+func accountBinding(userID string) envelope.Binding {
+	return envelope.Binding{UserID: userID, Label: vault.AccountLabel}
+}
+
+// rewrapAccount opens account with id and returns it rewrapped: non-escrow
+// stanzas kept, add appended. changed is false (and out nil) when isDone
+// says the account needs nothing.
+func rewrapAccount(ctx context.Context, userID string, account []byte, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (out []byte, changed bool, err error) {
+	h, err := envelope.ParseHeader(account)
+	if err != nil {
+		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+	}
+	if isDone(h) {
+		return nil, false, nil
+	}
+	b := accountBinding(userID)
+	key, err := envelope.UnwrapKey(ctx, h, b, id)
+	if err != nil {
+		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+	}
+	defer clear(key)
+	keep := func(s *envelope.Stanza) bool { return !IsEscrowStanza(s) }
+	nh, err := h.Rewrap(ctx, key, b, keep, add...)
+	if err != nil {
+		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+	}
+	out, err = nh.MarshalBinary()
+	if err != nil {
+		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+	}
+	return out, true, nil
+}
+
+func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, workers int, progress func(done, total int)) (Stats, error) {
+	if s == nil {
+		return Stats{}, fmt.Errorf("escrow: nil store: %w", envelope.ErrInvalidRecipient)
+	}
+	if workers < 1 {
+		workers = 1
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		changed, skipped, doneN atomic.Int64
+		wg                      sync.WaitGroup
+		errOnce                 sync.Once
+		firstErr                error
+		pmu                     sync.Mutex
+	)
+	jobs := make(chan string)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for uid := range jobs {
+				did, err := one(ctx, s, uid, id, isDone, add)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel(err) })
+					continue
+				}
+				if did {
+					changed.Add(1)
+				} else {
+					skipped.Add(1)
+				}
+				n := int(doneN.Add(1))
+				if progress != nil {
+					pmu.Lock()
+					progress(n, len(userIDs))
+					pmu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for _, uid := range userIDs {
+		select {
+		case jobs <- uid:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	st := Stats{Changed: int(changed.Load()), Skipped: int(skipped.Load())}
+	if firstErr != nil {
+		return st, firstErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return st, fmt.Errorf("escrow: %w", err)
+	}
+	return st, nil
+}
+
+// one processes one account with compare-and-swap retries.
+func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (bool, error) {
+	for try := 0; ; try++ {
+		if err := ctx.Err(); err != nil {
+			return false, fmt.Errorf("escrow: %w", err)
+		}
+		account, ver, err := s.Get(ctx, userID)
+		if err != nil {
+			return false, fmt.Errorf("escrow: get %q: %w", userID, err)
+		}
+		out, changed, err := rewrapAccount(ctx, userID, account, id, isDone, add)
+		if err != nil || !changed {
+			return false, err
+		}
+		_, err = s.Put(ctx, userID, out, ver)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, vault.ErrConflict) || try+1 >= maxCASRetries {
+			return false, fmt.Errorf("escrow: put %q: %w", userID, err)
+		}
+	}
+}
