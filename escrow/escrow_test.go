@@ -465,7 +465,7 @@ func TestPurgeRemovesEscrowAndRotateAccountKeyMakesItFinal(t *testing.T) {
 	// Resumable: a second purge changes nothing.
 	st, err = PurgeAll(t.Context(), mem, ids, id, 3, nil)
 	require.NoError(t, err)
-	require.Equal(t, Stats{Skipped: 5}, st)
+	require.Equal(t, Stats{NoEscrow: 5}, st)
 
 	// The old copy of the record still opens with escrow: not final yet.
 	_, _, err = v.RecoverWithEscrow(t.Context(), ids[0], old, id, []byte("x"), "a", "b")
@@ -514,4 +514,63 @@ func TestHPKEEscrowWriteIsStateless(t *testing.T) {
 	b, err := r.Wrap(t.Context(), key, janeB)
 	require.NoError(t, err)
 	require.NotEqual(t, a[0].Body, b[0].Body)
+}
+
+func TestRotateAllLeavesEscrowOffAndDeletedAccountsAlone(t *testing.T) {
+	oldR, oldID := pair(t, SuiteX25519)
+	newR, newID := pair(t, SuiteX25519)
+	mem := vault.NewMemStore()
+	withEscrow := enrollMany(t, newVault(t, oldR), mem, 3)
+	_, err := newVault(t, nil).EnrollInStore(t.Context(), mem, "user-no-escrow", []byte("pw"))
+	require.NoError(t, err)
+	ids := append(append([]string{}, withEscrow...), "user-no-escrow", "user-deleted")
+	st, err := RotateAll(t.Context(), mem, ids, oldID, newR, 2, nil)
+	require.NoError(t, err)
+	require.Equal(t, Stats{Changed: 3, NoEscrow: 1, Missing: 1}, st)
+	_, onNew := checkEveryAccountOpens(t, mem, withEscrow, oldID, newID)
+	require.Equal(t, 3, onNew)
+	acct, _, err := mem.Get(t.Context(), "user-no-escrow")
+	require.NoError(t, err)
+	for _, s := range mustParse(t, acct).Stanzas {
+		require.False(t, IsEscrowStanza(s), "rotation never adds escrow to an account that had none")
+	}
+}
+
+func TestRotateAllMigratesAEADEscrowToHPKE(t *testing.T) {
+	oldR, err := NewAEADRecipient(tinkAEAD(t), "kms-key-old", purpose)
+	require.NoError(t, err)
+	newR, newID := pair(t, SuiteMLKEM768X25519)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, newVault(t, oldR), mem, 6)
+	st, err := RotateAll(t.Context(), mem, ids, oldR, newR, 3, nil)
+	require.NoError(t, err)
+	require.Equal(t, 6, st.Changed)
+	onOld, onNew := checkEveryAccountOpens(t, mem, ids, oldR, newID)
+	require.Equal(t, 6, onNew)
+	require.Zero(t, onOld)
+}
+
+func TestRotateAllStopsOnCancelledContext(t *testing.T) {
+	oldR, oldID := pair(t, SuiteX25519)
+	newR, newID := pair(t, SuiteX25519)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, newVault(t, oldR), mem, 5)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := RotateAll(ctx, mem, ids, oldID, newR, 2, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	onOld, _ := checkEveryAccountOpens(t, mem, ids, oldID, newID)
+	require.Equal(t, 5, onOld)
+}
+
+func TestRotateAllWithWrongOldIdentityChangesNothing(t *testing.T) {
+	oldR, oldID := pair(t, SuiteX25519)
+	newR, newID := pair(t, SuiteX25519)
+	_, strangerID := pair(t, SuiteX25519)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, newVault(t, oldR), mem, 3)
+	_, err := RotateAll(t.Context(), mem, ids, strangerID, newR, 1, nil)
+	require.ErrorIs(t, err, envelope.ErrNoMatch)
+	onOld, _ := checkEveryAccountOpens(t, mem, ids, oldID, newID)
+	require.Equal(t, 3, onOld)
 }

@@ -36,8 +36,10 @@ func IsEscrowStanza(s *envelope.Stanza) bool {
 
 // Stats counts what a bulk operation did.
 type Stats struct {
-	Changed int // accounts rewritten
-	Skipped int // accounts already in the wanted state
+	Changed  int // accounts rewritten
+	Skipped  int // accounts already in the wanted state
+	NoEscrow int // accounts with no escrow stanza (enrolled with escrow off): left alone
+	Missing  int // accounts the store no longer holds (vault.ErrNotFound): left alone
 }
 
 // maxCASRetries bounds retries of one account after a lost compare-and-swap.
@@ -56,7 +58,10 @@ const maxCASRetries = 4
 // account with a valid escrow stanza, old or new. Accounts already holding
 // a stanza of newRecipient and no other escrow stanza are skipped: running
 // RotateAll again after a crash finishes the job. A lost compare-and-swap
-// (the user changed the password meanwhile) is retried. The first error
+// (the user changed the password meanwhile) is retried. Accounts without
+// any escrow stanza (enrolled with escrow off, or purged) are left alone and
+// counted in NoEscrow: escrow is never added without the user's secret.
+// Accounts deleted meanwhile are counted in Missing. The first other error
 // stops the run and is returned with the counts so far.
 func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Identity, newRecipient OwningRecipient, workers int, progress func(done, total int)) (Stats, error) {
 	if old == nil || newRecipient == nil {
@@ -150,11 +155,12 @@ func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
-		changed, skipped, doneN atomic.Int64
-		wg                      sync.WaitGroup
-		errOnce                 sync.Once
-		firstErr                error
-		pmu                     sync.Mutex
+		counters [numResults]atomic.Int64
+		doneN    atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		pmu      sync.Mutex
 	)
 	jobs := make(chan string)
 	for range workers {
@@ -162,16 +168,12 @@ func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, 
 		go func() {
 			defer wg.Done()
 			for uid := range jobs {
-				did, err := one(ctx, s, uid, id, isDone, add)
+				res, err := one(ctx, s, uid, id, isDone, add)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel(err) })
 					continue
 				}
-				if did {
-					changed.Add(1)
-				} else {
-					skipped.Add(1)
-				}
+				counters[res].Add(1)
 				n := int(doneN.Add(1))
 				if progress != nil {
 					pmu.Lock()
@@ -191,7 +193,12 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	st := Stats{Changed: int(changed.Load()), Skipped: int(skipped.Load())}
+	st := Stats{
+		Changed:  int(counters[resChanged].Load()),
+		Skipped:  int(counters[resSkipped].Load()),
+		NoEscrow: int(counters[resNoEscrow].Load()),
+		Missing:  int(counters[resMissing].Load()),
+	}
 	if firstErr != nil {
 		return st, firstErr
 	}
@@ -201,26 +208,58 @@ feed:
 	return st, nil
 }
 
+type result int
+
+const (
+	resChanged result = iota
+	resSkipped
+	resNoEscrow
+	resMissing
+	numResults
+)
+
+func hasEscrow(account []byte) bool {
+	h, err := envelope.ParseHeader(account)
+	if err != nil {
+		return true // let rewrapAccount report the parse error
+	}
+	for _, st := range h.Stanzas {
+		if IsEscrowStanza(st) {
+			return true
+		}
+	}
+	return false
+}
+
 // one processes one account with compare-and-swap retries.
-func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (bool, error) {
+func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (result, error) {
 	for try := 0; ; try++ {
 		if err := ctx.Err(); err != nil {
-			return false, fmt.Errorf("escrow: %w", err)
+			return 0, fmt.Errorf("escrow: %w", err)
 		}
 		account, ver, err := s.Get(ctx, userID)
+		if errors.Is(err, vault.ErrNotFound) {
+			return resMissing, nil
+		}
 		if err != nil {
-			return false, fmt.Errorf("escrow: get %q: %w", userID, err)
+			return 0, fmt.Errorf("escrow: get %q: %w", userID, err)
+		}
+		if !hasEscrow(account) {
+			return resNoEscrow, nil
 		}
 		out, changed, err := rewrapAccount(ctx, userID, account, id, isDone, add)
-		if err != nil || !changed {
-			return false, err
+		if err != nil {
+			return 0, err
+		}
+		if !changed {
+			return resSkipped, nil
 		}
 		_, err = s.Put(ctx, userID, out, ver)
 		if err == nil {
-			return true, nil
+			return resChanged, nil
 		}
 		if !errors.Is(err, vault.ErrConflict) || try+1 >= maxCASRetries {
-			return false, fmt.Errorf("escrow: put %q: %w", userID, err)
+			return 0, fmt.Errorf("escrow: put %q: %w", userID, err)
 		}
 	}
 }
