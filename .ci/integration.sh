@@ -60,6 +60,7 @@ run softhsm2-util --init-token --free --label "$TOKEN" --pin "$PIN" --so-pin "$S
 P11=(pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --login --pin "$PIN")
 run "${P11[@]}" --keypairgen --key-type EC:prime256v1 --usage-derive --label escrow-ec --id 01 >/dev/null
 run "${P11[@]}" --keygen --key-type AES:32 --usage-wrap --label escrow-aes --id 02 >/dev/null
+run "${P11[@]}" --keypairgen --key-type rsa:2048 --usage-decrypt --label escrow-rsa --id 03 >/dev/null
 run "${P11[@]}" --list-objects >/dev/null
 
 # --- moto ---------------------------------------------------------------
@@ -85,6 +86,7 @@ export PIIVAULT_PKCS11_TOKEN="$TOKEN"
 export PIIVAULT_PKCS11_PIN="$PIN"
 export PIIVAULT_PKCS11_EC_LABEL=escrow-ec
 export PIIVAULT_PKCS11_AES_LABEL=escrow-aes
+export PIIVAULT_PKCS11_RSA_LABEL=escrow-rsa
 export PIIVAULT_KMS_ENDPOINT="http://127.0.0.1:$PORT"
 export AWS_EC2_METADATA_DISABLED=true
 cd "$ROOT/integrations"

@@ -2,6 +2,7 @@ package pkcs11hsm
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/hpke"
 	"crypto/rand"
@@ -123,5 +124,33 @@ func TestKWPAEADAsVaultEscrow(t *testing.T) {
 	_, err = envelope.UnwrapKey(t.Context(), h, envelope.Binding{UserID: "user-jane-q-sample", Label: vault.AccountLabel}, r)
 	require.NoError(t, err)
 	_, _, err = v.RecoverWithEscrow(t.Context(), "user-jane-q-sample", acct, r, []byte("pw2"), "agent-7", "ticket-43")
+	require.NoError(t, err)
+}
+
+func TestOAEPAEADEncryptsWithPublicKeyAndDecryptsInToken(t *testing.T) {
+	tok := openToken(t)
+	a, err := tok.OAEPAEAD(itest.Env(t, "PIIVAULT_PKCS11_RSA_LABEL"), crypto.SHA1)
+	require.NoError(t, err)
+	ct, err := a.Encrypt([]byte("payload"), []byte("ad-1"))
+	require.NoError(t, err)
+	pt, err := a.Decrypt(ct, []byte("ad-1"))
+	require.NoError(t, err)
+	require.Equal(t, "payload", string(pt))
+	_, err = a.Decrypt(ct, []byte("ad-2"))
+	require.ErrorIs(t, err, ErrDecrypt)
+	mut := bytes.Clone(ct)
+	mut[10] ^= 1
+	_, err = a.Decrypt(mut, []byte("ad-1"))
+	require.ErrorIs(t, err, ErrDecrypt)
+	_, err = tok.OAEPAEAD(itest.Env(t, "PIIVAULT_PKCS11_RSA_LABEL"), crypto.MD5)
+	require.Error(t, err)
+	// As a vault escrow.
+	r, err := escrow.NewAEADRecipient(a, "pkcs11:piivault-test/escrow-rsa", "account-recovery")
+	require.NoError(t, err)
+	v, err := vault.New(vault.Config{Policy: itest.Policy(), Escrow: r})
+	require.NoError(t, err)
+	acct, _, err := v.Enroll(t.Context(), "user-jane-q-sample", []byte("pw"))
+	require.NoError(t, err)
+	_, _, err = v.RecoverWithEscrow(t.Context(), "user-jane-q-sample", acct, r, []byte("pw2"), "agent-7", "ticket-45")
 	require.NoError(t, err)
 }
