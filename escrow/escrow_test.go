@@ -574,3 +574,33 @@ func TestRotateAllWithWrongOldIdentityChangesNothing(t *testing.T) {
 	onOld, _ := checkEveryAccountOpens(t, mem, ids, oldID, newID)
 	require.Equal(t, 3, onOld)
 }
+
+func TestVaultPathsNeverTouchTheEscrowPrivateKey(t *testing.T) {
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	kx := &opaqueKX{k: k}
+	pub, err := hpke.NewDHKEMPublicKey(k.PublicKey())
+	require.NoError(t, err)
+	fp, err := FingerprintOf(pub)
+	require.NoError(t, err)
+	r, err := NewRecipient(pub, fp, purpose)
+	require.NoError(t, err)
+	v := newVault(t, r)
+	acct, pk, err := v.Enroll(t.Context(), janeB.UserID, []byte("pw"))
+	require.NoError(t, err)
+	u, _, err := v.Unlock(t.Context(), janeB.UserID, acct, []byte("pw"))
+	require.NoError(t, err)
+	_, err = u.Seal("pii", []byte("Jane Q. Sample"))
+	require.NoError(t, err)
+	u.Close()
+	acct, err = v.ChangePassword(t.Context(), janeB.UserID, acct, []byte("pw"), []byte("pw2"))
+	require.NoError(t, err)
+	acct, _, err = v.Recover(t.Context(), janeB.UserID, acct, pk, []byte("pw3"))
+	require.NoError(t, err)
+	require.Zero(t, kx.calls.Load(), "enroll, unlock, seal, password change and recovery use no escrow private key")
+	id, err := NewKeyExchangerIdentity(kx, purpose)
+	require.NoError(t, err)
+	_, _, err = v.RecoverWithEscrow(t.Context(), janeB.UserID, acct, id, []byte("pw4"), "agent-7", "ticket-9")
+	require.NoError(t, err, "the escrow stanza survived password change and recovery")
+	require.Equal(t, int32(1), kx.calls.Load())
+}
