@@ -48,7 +48,8 @@ const maxCASRetries = 4
 // RotateAll rewraps the escrow stanza of every account in userIDs from the
 // old escrow key (opened with old, e.g. an HSM- or KMS-held Identity) to
 // newRecipient, with workers goroutines, calling progress(done, total)
-// after each account (from any goroutine; may be nil). No password is
+// after each account (from any goroutine, one call at a time, done rising
+// by one each call; may be nil). No password is
 // needed.
 //
 // Each account is rewritten by one compare-and-swap Put that replaces all
@@ -174,10 +175,9 @@ func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, 
 					continue
 				}
 				counters[res].Add(1)
-				n := int(doneN.Add(1))
 				if progress != nil {
-					pmu.Lock()
-					progress(n, len(userIDs))
+					pmu.Lock() // done counts rise in order
+					progress(int(doneN.Add(1)), len(userIDs))
 					pmu.Unlock()
 				}
 			}
