@@ -1,0 +1,116 @@
+package pkcs11hsm
+
+import (
+	"crypto/ecdh"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/require"
+)
+
+// importECPrivate puts a P-256 private scalar into the token as a session
+// key with CKA_DERIVE (test only: production keys are generated in the
+// token and never exported).
+func importECPrivate(t *testing.T, tok *Token, scalar []byte) *ECKey {
+	t.Helper()
+	priv, err := ecdh.P256().NewPrivateKey(scalar)
+	require.NoError(t, err)
+	params, err := asn1.Marshal(p256OID)
+	require.NoError(t, err)
+	tok.mu.Lock()
+	defer tok.mu.Unlock()
+	obj, err := tok.ctx.CreateObject(tok.sh, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, scalar),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		tok.mu.Lock()
+		defer tok.mu.Unlock()
+		tok.ctx.DestroyObject(tok.sh, obj)
+	})
+	return &ECKey{t: tok, priv: obj, pub: priv.PublicKey()}
+}
+
+type wycheproofECDH struct {
+	TestGroups []struct {
+		Curve string `json:"curve"`
+		Tests []struct {
+			TcID    int      `json:"tcId"`
+			Comment string   `json:"comment"`
+			Public  string   `json:"public"`
+			Private string   `json:"private"`
+			Shared  string   `json:"shared"`
+			Result  string   `json:"result"`
+			Flags   []string `json:"flags"`
+		} `json:"tests"`
+	} `json:"testGroups"`
+}
+
+// TestWycheproofECDHThroughToken runs Wycheproof's ECDH P-256 vectors
+// (uncompressed points) through ECKey.ECDH: every valid vector's shared
+// secret, computed in the token, equals the expected one; every invalid
+// public key is refused before it reaches the token (crypto/ecdh parses
+// and checks it); "acceptable" ones (compressed points) either are refused
+// or give the expected secret.
+func TestWycheproofECDHThroughToken(t *testing.T) {
+	tok := openToken(t)
+	raw, err := os.ReadFile("testdata/wycheproof/ecdh_secp256r1_ecpoint_test.json")
+	require.NoError(t, err)
+	var f wycheproofECDH
+	require.NoError(t, json.Unmarshal(raw, &f))
+	valid, invalid := 0, 0
+	for _, g := range f.TestGroups {
+		require.Equal(t, "secp256r1", g.Curve)
+		for _, tc := range g.Tests {
+			pubBytes, _ := hex.DecodeString(tc.Public)
+			pub, perr := ecdh.P256().NewPublicKey(pubBytes)
+			if tc.Result == "invalid" {
+				if perr == nil {
+					// A parsable point can still be invalid for reasons
+					// crypto/ecdh checks in ECDH; the token must refuse too.
+					k := importECPrivate(t, tok, scalar32(t, tc.Private))
+					_, err := k.ECDH(pub)
+					require.Error(t, err, "tcId %d (%s)", tc.TcID, tc.Comment)
+				}
+				invalid++
+				continue
+			}
+			if tc.Result == "acceptable" && perr != nil {
+				continue // e.g. compressed points, which crypto/ecdh does not take
+			}
+			require.NoError(t, perr, "tcId %d (%s)", tc.TcID, tc.Comment)
+			k := importECPrivate(t, tok, scalar32(t, tc.Private))
+			got, err := k.ECDH(pub)
+			require.NoError(t, err, "tcId %d (%s)", tc.TcID, tc.Comment)
+			require.Equal(t, tc.Shared, hex.EncodeToString(got), "tcId %d (%s)", tc.TcID, tc.Comment)
+			valid++
+		}
+	}
+	require.Greater(t, valid, 100)
+	require.Greater(t, invalid, 10)
+	t.Logf("%d valid vectors matched in the token, %d invalid refused", valid, invalid)
+}
+
+// scalar32 returns the private scalar as 32 bytes (Wycheproof adds a
+// leading zero byte to some).
+func scalar32(t *testing.T, h string) []byte {
+	b, err := hex.DecodeString(h)
+	require.NoError(t, err)
+	for len(b) > 32 && b[0] == 0 {
+		b = b[1:]
+	}
+	out := make([]byte, 32)
+	copy(out[32-len(b):], b)
+	return out
+}
