@@ -114,3 +114,78 @@ func scalar32(t *testing.T, h string) []byte {
 	copy(out[32-len(b):], b)
 	return out
 }
+
+type wycheproofKWP struct {
+	TestGroups []struct {
+		KeySize int `json:"keySize"`
+		Tests   []struct {
+			TcID    int    `json:"tcId"`
+			Comment string `json:"comment"`
+			Key     string `json:"key"`
+			Msg     string `json:"msg"`
+			CT      string `json:"ct"`
+			Result  string `json:"result"`
+		} `json:"tests"`
+	} `json:"testGroups"`
+}
+
+// TestWycheproofKWPThroughToken runs Wycheproof's AES key wrap with padding
+// (RFC 5649) vectors through the token's C_UnwrapKey with
+// CKM_AES_KEY_WRAP_PAD, the mechanism KWPAEAD relies on: valid ciphertexts
+// unwrap to the expected bytes, invalid ones are refused.
+func TestWycheproofKWPThroughToken(t *testing.T) {
+	tok := openToken(t)
+	raw, err := os.ReadFile("testdata/wycheproof/aes_kwp_test.json")
+	require.NoError(t, err)
+	var f wycheproofKWP
+	require.NoError(t, json.Unmarshal(raw, &f))
+	valid, invalid := 0, 0
+	for _, g := range f.TestGroups {
+		for _, tc := range g.Tests {
+			key, _ := hex.DecodeString(tc.Key)
+			ct, _ := hex.DecodeString(tc.CT)
+			msg, _ := hex.DecodeString(tc.Msg)
+			got, err := unwrapWithImportedKey(t, tok, key, ct)
+			switch tc.Result {
+			case "valid":
+				require.NoError(t, err, "tcId %d (%s)", tc.TcID, tc.Comment)
+				require.Equal(t, msg, got, "tcId %d (%s)", tc.TcID, tc.Comment)
+				valid++
+			default:
+				require.Error(t, err, "tcId %d (%s) must be refused", tc.TcID, tc.Comment)
+				invalid++
+			}
+		}
+	}
+	t.Logf("%d valid vectors unwrapped in the token, %d invalid refused", valid, invalid)
+}
+
+func unwrapWithImportedKey(t *testing.T, tok *Token, key, ct []byte) ([]byte, error) {
+	tok.mu.Lock()
+	defer tok.mu.Unlock()
+	kek, err := tok.ctx.CreateObject(tok.sh, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, true),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, key),
+	})
+	require.NoError(t, err)
+	defer tok.ctx.DestroyObject(tok.sh, kek)
+	obj, err := tok.ctx.UnwrapKey(tok.sh, kwpMech(), kek, ct, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer tok.ctx.DestroyObject(tok.sh, obj)
+	attrs, err := tok.ctx.GetAttributeValue(tok.sh, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	if err != nil {
+		return nil, err
+	}
+	return attrs[0].Value, nil
+}
