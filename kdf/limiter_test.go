@@ -9,12 +9,52 @@ import (
 	"time"
 )
 
+// waitForDeadline bounds waitFor. It is far above any real wait (the
+// conditions waited on hold within microseconds) and far below go test's
+// ten-minute -timeout, so a broken limiter fails its test instead of
+// hanging CI. It is not a timed assertion: it only turns a hang into a
+// failure.
+const waitForDeadline = 30 * time.Second
+
 // waitFor polls cond until it holds. It exists to order goroutines in
-// tests (wait until a waiter is queued), not to time anything; a test that
-// never reaches cond fails through go test's -timeout.
+// tests (wait until a waiter is queued), not to time anything. If cond has
+// not held after waitForDeadline it panics, which fails the running test
+// at once with the stack of the wait that never ended.
 func waitFor(cond func() bool) {
+	if !pollUntil(waitForDeadline, cond) {
+		panic("waitFor: condition not reached within " + waitForDeadline.String() + " (a waiter never queued or never woke)")
+	}
+}
+
+// pollUntil polls cond until it holds (true) or d has passed (false).
+func pollUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
 	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(100 * time.Microsecond)
+	}
+	return true
+}
+
+// TestWaitForHasDeadlineInsteadOfHanging: the helper the limiter tests use
+// to order goroutines gives up on a condition that never holds (so a
+// broken limiter fails its test rather than hanging CI), and still returns
+// as soon as a condition holds.
+func TestWaitForHasDeadlineInsteadOfHanging(t *testing.T) {
+	done := make(chan bool, 1)
+	go func() { done <- pollUntil(20*time.Millisecond, func() bool { return false }) }()
+	select {
+	case ok := <-done:
+		if ok {
+			t.Fatal("pollUntil reported a never-true condition as reached")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("pollUntil did not give up on a never-true condition")
+	}
+	if !pollUntil(time.Hour, func() bool { return true }) {
+		t.Fatal("pollUntil missed a condition that holds")
 	}
 }
 
