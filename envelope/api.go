@@ -63,11 +63,33 @@ var (
 )
 
 // Header is a key wrapped for recipients, committed to that key and bound to
-// a Binding. Build one with WrapKey or ParseHeader.
+// a Binding. Build one with WrapKey, WrapKeyV3 or ParseHeader.
+//
+// A version-3 header also carries an authenticated generation counter
+// (raised by every rewrap), the generation of its key (raised by every
+// rotation), and the keys of earlier generations wrapped under its key
+// (FORMAT.md section 2.9). A version-1 header reads as generation 0, key
+// generation 0, with no older keys.
 type Header struct {
 	Stanzas []*Stanza
 
+	version    byte // 0 (unset: Version1) or Version1 or Version3
+	generation uint64
+	keyGen     uint32
+	older      []olderKey // generations strictly decreasing, below keyGen
 	commitment [CommitmentSize]byte
 	mac        [MACSize]byte
 	sealed     bool // commitment and mac are set
+}
+
+// olderKey is a key of an earlier generation wrapped under the header's key.
+type olderKey struct {
+	gen     uint32
+	wrapped []byte // wrappedSize bytes: commitment || nonce || GCM(key) || tag
+}
+
+// OlderKey is a key of an earlier generation, unwrapped by Header.OlderKeys.
+type OlderKey struct {
+	Generation uint32
+	Key        []byte // KeySize bytes; the caller clears it
 }

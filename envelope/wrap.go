@@ -20,6 +20,7 @@ const (
 	labelStanzaSalt   = "piivault/envelope/v1/stanza"
 	labelRecordSalt   = "piivault/envelope/v1/record"
 	labelRecovery     = "piivault/envelope/v1/recovery"
+	labelOlderKey     = "piivault/envelope/v3/older-key"
 )
 
 // stanzaAD is the associated data of a stanza wrap: the header prefix
