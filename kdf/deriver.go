@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/scrypt"
 )
@@ -44,6 +46,11 @@ type Config struct {
 	// Pepper is an optional server secret of at least MinPepperSize bytes,
 	// kept outside the database (KMS, HSM, secret store). See Deriver.
 	Pepper []byte
+	// ArenaIdleTimeout is how long the Argon2id engine keeps memory that
+	// no derivation has used for reuse (see Deriver, Memory); 0 means
+	// DefaultArenaIdleTimeout, a negative value keeps it until
+	// ReleaseMemory.
+	ArenaIdleTimeout time.Duration
 }
 
 // Deriver runs password derivations under a Policy and a memory budget.
@@ -67,11 +74,31 @@ type Config struct {
 // means rewrapping each account with a Deriver holding the new pepper at
 // its next login, while the old one is still available; this package does
 // not do that for you.
+//
+// # Memory
+//
+// Argon2id runs in piivault's own engine, which keeps each derivation's
+// block matrix in an arena mapped outside the Go heap (mmap on unix; the
+// Go heap elsewhere, where freed memory waits for the garbage collector)
+// and reuses arenas across derivations. A derivation is admitted when its
+// p.MemoryBytes() fit in the memory budget, and takes an arena then; the
+// arenas in use and the idle ones kept for reuse never exceed the budget
+// together (idle ones are unmapped first when a new one is needed), so
+// the memory held for derivations is bounded by the budget plus small
+// per-derivation buffers, whatever the garbage collector does. scrypt and
+// PBKDF2 use the Go heap as before; idle arenas make room for an scrypt
+// reservation too.
+//
+// After each derivation the blocks it used are zeroed: leftover
+// memory-hard state would let someone who can read the process's memory
+// test password guesses cheaply. Idle arenas stay mapped (RetainedMemory)
+// until ArenaIdleTimeout passes without use, or ReleaseMemory.
 type Deriver struct {
 	policy Policy
 	pepper []byte
 	lim    *Limiter
 	argon  *argon2idRunner
+	runs   atomic.Uint64 // scrypt and PBKDF2 runs; the engine counts Argon2id's
 }
 
 // New returns a Deriver, or an error if cfg is invalid: a negative memory
@@ -100,10 +127,14 @@ func New(cfg Config) (*Deriver, error) {
 		return nil, fmt.Errorf("%w: policy's new params need %d bytes, budget is %d",
 			ErrOverBudget, n, cfg.MemoryBudget)
 	}
+	if cfg.ArenaIdleTimeout == 0 {
+		cfg.ArenaIdleTimeout = DefaultArenaIdleTimeout
+	}
+	lim := NewLimiter(cfg.MemoryBudget)
 	d := &Deriver{
 		policy: cfg.Policy,
-		lim:    NewLimiter(cfg.MemoryBudget),
-		argon:  newArgon2idRunner(cfg.MemoryBudget),
+		lim:    lim,
+		argon:  newArgon2idRunnerWith(cfg.MemoryBudget, cfg.ArenaIdleTimeout, lim.InUse),
 	}
 	if cfg.Pepper != nil {
 		d.pepper = append([]byte(nil), cfg.Pepper...)
@@ -129,9 +160,21 @@ func (d *Deriver) PeakMemory() int64 { return d.lim.Peak() }
 func (d *Deriver) Waiting() int { return d.lim.Waiting() }
 
 // ReleaseMemory gives back memory the Argon2id engine keeps between
-// derivations (for example after a burst of logins). Derivations running
-// concurrently are not affected.
+// derivations (for example after a burst of logins): every idle arena is
+// unmapped. Derivations running concurrently are not affected; their
+// arenas become idle when they end.
 func (d *Deriver) ReleaseMemory() { d.argon.release() }
+
+// RetainedMemory returns the bytes the Argon2id engine keeps mapped for
+// reuse while no derivation uses them: at most the memory budget, until
+// ArenaIdleTimeout passes without use or ReleaseMemory is called.
+func (d *Deriver) RetainedMemory() int64 { return d.argon.retained() }
+
+// Derivations returns the number of KDF runs this Deriver has completed:
+// each Argon2id run is counted by the engine itself once it has filled
+// the last block, each scrypt and PBKDF2 run once it returns. A login
+// costs one (tests use it to prove no path derives twice).
+func (d *Deriver) Derivations() uint64 { return d.argon.runs() + d.runs.Load() }
 
 // NewSalt reads SaltSize bytes from r (crypto/rand.Reader when r is nil).
 func NewSalt(r io.Reader) ([]byte, error) { return newSalt(r) }
@@ -170,6 +213,9 @@ func (d *Deriver) Derive(ctx context.Context, password, salt []byte, p Params) (
 			return nil, err
 		}
 		defer d.lim.Release(n)
+		if p.Algorithm != Argon2id {
+			d.argon.trim() // idle arenas make room for scrypt's heap memory
+		}
 	} else if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kdf: %w", err)
 	}
@@ -193,8 +239,7 @@ func (d *Deriver) Derive(ctx context.Context, password, salt []byte, p Params) (
 func (d *Deriver) run(password, salt []byte, p Params, out []byte) error {
 	switch p.Algorithm {
 	case Argon2id:
-		d.argon.key(password, salt, p, out)
-		return nil
+		return d.argon.key(password, salt, p, out)
 	case Scrypt:
 		k, err := scrypt.Key(password, salt, 1<<p.LogN, int(p.BlockSize), int(p.Parallelism), len(out))
 		if err != nil {
@@ -202,6 +247,7 @@ func (d *Deriver) run(password, salt []byte, p Params, out []byte) error {
 		}
 		copy(out, k)
 		clear(k)
+		d.runs.Add(1)
 		return nil
 	case PBKDF2SHA256:
 		// crypto/pbkdf2 takes the password as a string: that copy cannot
@@ -212,6 +258,7 @@ func (d *Deriver) run(password, salt []byte, p Params, out []byte) error {
 		}
 		copy(out, k)
 		clear(k)
+		d.runs.Add(1)
 		return nil
 	}
 	return errUnknownAlgorithm
