@@ -1,0 +1,289 @@
+package logingov
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/piivault/piivault/envelope"
+	"github.com/piivault/piivault/vault"
+)
+
+// Record labels of a migrated account's sealed records.
+const (
+	// LabelIdentity holds the vault.Identity (vault.Unlocked.OpenIdentity
+	// opens it).
+	LabelIdentity = "pii"
+	// LabelExtras holds the attributes vault.Identity does not model, in
+	// the extras format of FORMAT.md (OpenExtras reads it). It is written
+	// only when there is at least one such attribute.
+	LabelExtras = "logingov-extras"
+)
+
+// Columns are the stored values of one profile, as read from the
+// database. Empty fields are columns that hold NULL.
+type Columns struct {
+	// UUID is users.uuid of the profile's user, byte for byte: it is the
+	// KMS encryption context.
+	UUID string
+	// EncryptedPII is profiles.encrypted_pii_multi_region (password copy);
+	// EncryptedPIIRecovery is profiles.encrypted_pii_recovery_multi_region
+	// (personal-key copy). These are the columns Login.gov reads today.
+	EncryptedPII, EncryptedPIIRecovery []byte
+	// LegacyEncryptedPII and LegacyEncryptedPIIRecovery are the
+	// single-region profiles.encrypted_pii and encrypted_pii_recovery,
+	// read only when the multi-region column is empty.
+	LegacyEncryptedPII, LegacyEncryptedPIIRecovery []byte
+}
+
+// Migrator moves a Login.gov user into piivault on their next sign-in. It
+// is safe for concurrent use.
+type Migrator struct {
+	r *Reader
+	v *vault.Vault
+}
+
+// NewMigrator returns a Migrator that opens values with r and enrolls
+// accounts with v.
+func NewMigrator(v *vault.Vault, r *Reader) (*Migrator, error) {
+	if v == nil || r == nil {
+		return nil, errf(ErrInvalidInput, "nil vault or reader")
+	}
+	return &Migrator{r: r, v: v}, nil
+}
+
+// Migration is the result of a migration: everything the caller stores.
+// It holds no plaintext.
+type Migration struct {
+	// Account is the new piivault account record (vault.Enroll's).
+	Account []byte
+	// Records maps a label (LabelIdentity, and LabelExtras when there are
+	// extras) to a record sealed under the account, bound to the user id
+	// and the label.
+	Records map[string][]byte
+	// PersonalKey is the NEW piivault personal key (160 bits), to show the
+	// user once. The Login.gov personal key (80 bits) opens nothing in
+	// piivault: it is retired.
+	PersonalKey vault.PersonalKey
+	// Column names the column that was opened.
+	Column string
+	// Source describes the value that was opened (format, KMS layer,
+	// chunks, scrypt cost).
+	Source Info
+	// Mapped lists the Login.gov attributes that went into the Identity,
+	// Extras those kept in the extras record (names only), both sorted.
+	Mapped, Extras []string
+}
+
+// MigrateWithPassword migrates on a password sign-in: it opens the
+// password copy with the password (one KMS call, one scrypt run), maps the
+// PII onto a vault.Identity keeping every other attribute, enrolls a
+// piivault account for userID under the same password (one Argon2id run
+// with the vault's policy; the vault NFKC-normalizes the password), seals
+// the Identity and the extras under it, checks that both records open
+// again, and returns what to store.
+//
+// Nothing is returned unless every step succeeded: on any error the
+// Migration is nil and the Login.gov columns stay the only copy. A copy
+// holding null gives ErrNoPII (the user must be verified again, or, for a
+// null personal-key copy, sign in with the password instead).
+func (m *Migrator) MigrateWithPassword(ctx context.Context, userID string, cols Columns, password []byte) (*Migration, error) {
+	value, col := pick(cols.EncryptedPII, "encrypted_pii_multi_region", cols.LegacyEncryptedPII, "encrypted_pii")
+	if value == nil {
+		return nil, errf(ErrInvalidInput, "profile has no password copy")
+	}
+	pii, err := m.r.OpenPassword(ctx, cols.UUID, value, password)
+	if err != nil {
+		return nil, err
+	}
+	defer pii.Clear()
+	return m.finish(ctx, userID, value, col, pii, password)
+}
+
+// MigrateWithPersonalKey migrates a user who signs in with their Login.gov
+// personal key because they forgot the password during the move: it opens
+// the personal-key copy (one KMS call, one scrypt run), then proceeds as
+// MigrateWithPassword with newPassword. The old personal key is retired
+// and a new piivault one returned.
+func (m *Migrator) MigrateWithPersonalKey(ctx context.Context, userID string, cols Columns, personalKey string, newPassword []byte) (*Migration, error) {
+	value, col := pick(cols.EncryptedPIIRecovery, "encrypted_pii_recovery_multi_region", cols.LegacyEncryptedPIIRecovery, "encrypted_pii_recovery")
+	if value == nil {
+		return nil, errf(ErrInvalidInput, "profile has no personal-key copy")
+	}
+	if len(newPassword) == 0 {
+		return nil, errf(ErrInvalidInput, "empty new password")
+	}
+	pii, err := m.r.OpenPersonalKey(ctx, cols.UUID, value, personalKey)
+	if err != nil {
+		return nil, err
+	}
+	defer pii.Clear()
+	return m.finish(ctx, userID, value, col, pii, newPassword)
+}
+
+func pick(a []byte, an string, b []byte, bn string) ([]byte, string) {
+	if len(a) > 0 {
+		return a, an
+	}
+	if len(b) > 0 {
+		return b, bn
+	}
+	return nil, ""
+}
+
+// extrasWire is the extras record (FORMAT.md).
+type extrasWire struct {
+	V          int                        `json:"v"`
+	Source     string                     `json:"source"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+}
+
+const extrasVersion = 1
+
+func (m *Migrator) finish(ctx context.Context, userID string, value []byte, col string, pii *PII, password []byte) (*Migration, error) {
+	info, err := Inspect(value)
+	if err != nil {
+		return nil, err // cannot happen: the value just opened
+	}
+	id, extras := pii.Split()
+	idEnc, err := id.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("logingov: mapping to vault.Identity: %w", err)
+	}
+	defer clear(idEnc)
+	var exEnc []byte
+	if len(extras) > 0 {
+		if exEnc, err = json.Marshal(extrasWire{V: extrasVersion, Source: "login.gov", Attributes: extras}); err != nil {
+			return nil, fmt.Errorf("logingov: encoding extras: %w", err)
+		}
+		defer clear(exEnc)
+	}
+
+	account, pk, err := m.v.Enroll(ctx, userID, password)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Migration, error) {
+		pk.Destroy()
+		clear(account)
+		return nil, err
+	}
+	rk, err := recordKey(ctx, userID, account, pk)
+	if err != nil {
+		return fail(err)
+	}
+	defer rk.Destroy()
+	recs := map[string][]byte{}
+	plain := map[string][]byte{LabelIdentity: idEnc}
+	if exEnc != nil {
+		plain[LabelExtras] = exEnc
+	}
+	for label, pt := range plain {
+		b := envelope.Binding{UserID: userID, Label: label}
+		sealed, err := rk.Seal(nil, b, pt)
+		if err != nil {
+			return fail(fmt.Errorf("logingov: sealing %s: %w", label, err))
+		}
+		// Verify: the record opens under the account and gives back the
+		// same bytes.
+		back, err := rk.Open(nil, b, sealed)
+		ok := err == nil && bytes.Equal(back, pt)
+		clear(back)
+		if !ok {
+			return fail(fmt.Errorf("logingov: sealed %s record does not open back", label))
+		}
+		recs[label] = sealed
+	}
+	mig := &Migration{Account: account, Records: recs, PersonalKey: pk, Column: col, Source: info}
+	for _, n := range pii.Names() {
+		if _, ok := extras[n]; ok {
+			mig.Extras = append(mig.Extras, n)
+		} else if _, ok := attrToIdentity[n]; ok {
+			mig.Mapped = append(mig.Mapped, n)
+		}
+	}
+	sort.Strings(mig.Mapped)
+	sort.Strings(mig.Extras)
+	return mig, nil
+}
+
+// recordKey opens the freshly enrolled account with its new personal key
+// (HKDF, microseconds: no second Argon2id run) and returns the key that
+// seals its records exactly as vault.Unlocked.Seal does: envelope records
+// bound to {userID, label}. vault has no call that enrolls and returns an
+// open handle; this is the documented account layout (vault.AccountLabel).
+func recordKey(ctx context.Context, userID string, account []byte, pk vault.PersonalKey) (*envelope.RecordKey, error) {
+	kb, err := personalKeyBytes(pk)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(kb)
+	h, err := envelope.ParseHeader(account)
+	if err != nil {
+		return nil, fmt.Errorf("logingov: new account: %w", err)
+	}
+	ri, err := envelope.NewRecoveryIdentity(kb)
+	if err != nil {
+		return nil, fmt.Errorf("logingov: new account: %w", err)
+	}
+	defer ri.Destroy()
+	key, err := envelope.UnwrapKey(ctx, h, envelope.Binding{UserID: userID, Label: vault.AccountLabel}, ri)
+	if err != nil {
+		return nil, fmt.Errorf("logingov: new account does not open with its personal key: %w", err)
+	}
+	defer clear(key)
+	return envelope.NewRecordKey(key, nil)
+}
+
+// personalKeyBytes decodes a vault personal key's text (32 Crockford
+// symbols, dashed) back to its 20 bytes.
+func personalKeyBytes(pk vault.PersonalKey) ([]byte, error) {
+	s := []byte(pk.String())
+	defer clear(s)
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	out := make([]byte, 0, vault.PersonalKeySize)
+	var acc uint32
+	nbits := 0
+	for _, c := range s {
+		if c == '-' {
+			continue
+		}
+		v := bytes.IndexByte([]byte(alphabet), c)
+		if v < 0 {
+			return nil, errors.New("logingov: vault personal key text is not Crockford base32")
+		}
+		acc = acc<<5 | uint32(v)
+		nbits += 5
+		if nbits >= 8 {
+			nbits -= 8
+			out = append(out, byte(acc>>nbits))
+		}
+	}
+	if len(out) != vault.PersonalKeySize {
+		clear(out)
+		return nil, fmt.Errorf("logingov: vault personal key of %d bytes, want %d", len(out), vault.PersonalKeySize)
+	}
+	return out, nil
+}
+
+// OpenExtras decodes an extras record's plaintext (what
+// vault.Unlocked.Open(LabelExtras, ...) returns): the Login.gov attributes
+// vault.Identity does not model, each with its raw JSON value.
+func OpenExtras(plaintext []byte) (map[string]json.RawMessage, error) {
+	if len(plaintext) > MaxStoredSize {
+		return nil, errf(ErrTooLarge, "extras record over %d bytes", MaxStoredSize)
+	}
+	var w extrasWire
+	dec := json.NewDecoder(bytes.NewReader(plaintext))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil || dec.More() {
+		return nil, errf(ErrJSON, "extras record is not valid")
+	}
+	if w.V != extrasVersion || w.Source != "login.gov" {
+		return nil, errf(ErrJSON, "extras record version %d source %q, want %d login.gov", w.V, w.Source, extrasVersion)
+	}
+	return w.Attributes, nil
+}
