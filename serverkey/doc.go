@@ -1,0 +1,52 @@
+// Package serverkey keeps what the server must read without the user
+// present (e-mail addresses, phone numbers, TOTP seeds, backup codes)
+// encrypted under server-held data keys, and computes look-up fingerprints
+// of e-mail addresses and phone numbers. It is the counterpart of the vault
+// package, whose records only the user's secrets open.
+//
+// # Keys
+//
+// A data key is 32 random bytes wrapped by a key-encryption key: a KMS or
+// HSM key behind any tink.AEAD ([GenerateDataKey]). The operator keeps the
+// wrapped keys in configuration, newest first: a [Keyring] seals new data
+// under the current key and opens data under any key of the queue. Each
+// data key is unwrapped once (one KMS call) on first use or at start-up
+// ([Keyring.Warm]) and cached for the life of the Keyring, or for
+// Config.CacheFor when set (then one KMS call per key per interval, and a
+// failed refresh fails closed). [Keyring.Unwraps] counts the calls.
+//
+// # Ciphertexts
+//
+// Every ciphertext names its key id and is an envelope record (see
+// envelope/FORMAT.md, section 4) under a key derived from the data key and
+// the key id, bound to (user id, attribute name): key-committing, so it
+// opens under no other key, for no other user and for no other attribute.
+// Every byte is specified in FORMAT.md next to this file, with vectors in
+// testdata/serverkey.
+//
+// # Rotation
+//
+// Generate a new data key, put it first in Config (the old one goes to
+// Older), deploy, then run [Rotate] over the attribute table: it
+// re-encrypts what is under older keys with compare-and-swap and reports
+// progress. Keep an old key in the queue as long as any backup that may be
+// restored holds data under it. Fingerprints move the same way: look up
+// with [Keyring.Fingerprints] (one per key, current first) and store
+// [Keyring.Fingerprint] (current key) when you next write the value.
+//
+// # What the server can read
+//
+// Anything sealed here is readable by whoever runs the server with access
+// to the KMS key: that is the point (sending mail, SMS codes, checking TOTP
+// codes). Keep the user's identity data (name, SSN, address, ID document)
+// in vault records, which the server cannot open. Fingerprints are
+// deterministic: they leak which accounts share an e-mail address or phone
+// number, and with the key, a phone fingerprint is a lookup table over
+// all numbers (about 10^10 per country).
+//
+// # Key material
+//
+// Unwrapped data keys are cleared by Close and when a refresh (CacheFor)
+// replaces them;
+// Go cannot promise more (copies the runtime made, the stack).
+package serverkey
