@@ -1,0 +1,186 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/piivault/piivault/vault"
+)
+
+// Store is a vault.Store that keeps every account record under its user's
+// key: Put wraps (Layer.Wrap), Get unwraps (Layer.Unwrap), Delete deletes
+// the record and then the key. Pass it to the vault's ...InStore helpers
+// and to escrow.RotateAll as any Store; the records the inner Store (and
+// its backups) holds are layered bytes.
+type Store struct {
+	inner vault.Store
+	l     *Layer
+}
+
+// Store returns the decorator of inner.
+func (l *Layer) Store(inner vault.Store) *Store { return &Store{inner: inner, l: l} }
+
+var _ vault.Store = (*Store)(nil)
+
+// Get implements vault.Store: one read of the inner Store and one key
+// look-up. A user whose key was shredded gives an error wrapping both
+// ErrShredded and vault.ErrNotFound.
+func (s *Store) Get(ctx context.Context, userID string) ([]byte, uint64, error) {
+	layered, ver, err := s.inner.Get(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	account, err := s.l.Unwrap(ctx, userID, layered)
+	clear(layered)
+	if errors.Is(err, ErrShredded) {
+		return nil, 0, fmt.Errorf("%w (%w)", err, vault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return account, ver, nil
+}
+
+// Put implements vault.Store: it wraps account (creating the user's key on
+// the first write) and stores it with the inner Store's compare-and-swap.
+// The key is written before the record, so a crash in between leaves an
+// unused key, never an unreadable record.
+func (s *Store) Put(ctx context.Context, userID string, account []byte, expectVersion uint64) (uint64, error) {
+	layered, err := s.l.Wrap(ctx, userID, account)
+	if err != nil {
+		return 0, err
+	}
+	return s.inner.Put(ctx, userID, layered, expectVersion)
+}
+
+// Delete implements vault.Store: the record (compare-and-swap on
+// expectVersion), then the user's key. A conflict deletes nothing.
+func (s *Store) Delete(ctx context.Context, userID string, expectVersion uint64) error {
+	if err := s.inner.Delete(ctx, userID, expectVersion); err != nil {
+		return err
+	}
+	return s.l.Shred(ctx, userID)
+}
+
+// Shred deletes the user's key first (after which nothing of the user's
+// opens anywhere), then the account record of the inner Store, whatever
+// its version. It succeeds when the key was already gone and when the
+// record is missing, so it can be retried and can finish a shred that
+// was interrupted.
+func (s *Store) Shred(ctx context.Context, userID string) error {
+	if err := s.l.Shred(ctx, userID); err != nil {
+		return err
+	}
+	for range 8 {
+		_, ver, err := s.inner.Get(ctx, userID)
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("shred: key deleted, record left: %w", err)
+		}
+		err = s.inner.Delete(ctx, userID, ver)
+		if err == nil || errors.Is(err, vault.ErrNotFound) {
+			return nil
+		}
+		if !errors.Is(err, vault.ErrConflict) {
+			return fmt.Errorf("shred: key deleted, record left: %w", err)
+		}
+	}
+	return fmt.Errorf("shred: key deleted, record left: %w", vault.ErrConflict)
+}
+
+// MigrateAll layers the account records of userIDs that are not layered
+// yet (written before the layer was switched on), with compare-and-swap.
+// Run it with a Layer built with AllowUnlayered, then switch that off. It
+// returns how many records it layered; a record changed concurrently is
+// left for the next run (the error wraps vault.ErrConflict).
+func (s *Store) MigrateAll(ctx context.Context, userIDs []string) (int, error) {
+	n := 0
+	var errs []error
+	for _, uid := range userIDs {
+		raw, ver, err := s.inner.Get(ctx, uid)
+		if errors.Is(err, vault.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if IsLayered(raw) {
+			continue
+		}
+		layered, err := s.l.Wrap(ctx, uid, raw)
+		clear(raw)
+		if err != nil {
+			return n, err
+		}
+		if _, err := s.inner.Put(ctx, uid, layered, ver); err != nil {
+			if errors.Is(err, vault.ErrConflict) {
+				errs = append(errs, fmt.Errorf("user %q: %w", uid, err))
+				continue
+			}
+			return n, err
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// MemKeyStore is an in-memory KeyStore for tests and examples, safe for
+// concurrent use. It copies keys in and out and clears deleted ones.
+type MemKeyStore struct {
+	mu   sync.Mutex
+	keys map[string][]byte
+}
+
+// NewMemKeyStore returns an empty MemKeyStore.
+func NewMemKeyStore() *MemKeyStore { return &MemKeyStore{keys: map[string][]byte{}} }
+
+// Put implements KeyStore.
+func (m *MemKeyStore) Put(ctx context.Context, userID string, wrapped []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.keys[userID]; ok {
+		return ErrExists
+	}
+	m.keys[userID] = append([]byte(nil), wrapped...)
+	return nil
+}
+
+// Get implements KeyStore.
+func (m *MemKeyStore) Get(ctx context.Context, userID string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[userID]
+	if !ok {
+		return nil, ErrNoKey
+	}
+	return append([]byte(nil), k...), nil
+}
+
+// Delete implements KeyStore.
+func (m *MemKeyStore) Delete(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.keys[userID])
+	delete(m.keys, userID)
+	return nil
+}
+
+// Len returns the number of keys held.
+func (m *MemKeyStore) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.keys)
+}
