@@ -17,6 +17,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/piivault/piivault/envelope"
+	"github.com/piivault/piivault/internal/fipstest"
 	"github.com/piivault/piivault/kdf"
 	"github.com/piivault/piivault/vault"
 )
@@ -37,9 +38,28 @@ func newVault(t testing.TB, esc envelope.Recipient) *vault.Vault {
 	return v
 }
 
+// dhSuite is the suite tests use when the suite is not the point: X25519,
+// or P-256 where the FIPS 140-3 module refuses X25519.
+func dhSuite() Suite {
+	if fipstest.Active(fipstest.X25519) {
+		return SuiteP256
+	}
+	return SuiteX25519
+}
+
+// skipUnavailable skips t (through fipstest) if suite s cannot run in this
+// process.
+func skipUnavailable(t testing.TB, s Suite) {
+	t.Helper()
+	if s == SuiteX25519 {
+		fipstest.Skip(t, fipstest.X25519)
+	}
+}
+
 // pair returns a pinned recipient and its identity for suite s.
 func pair(t testing.TB, s Suite) (*Recipient, *Identity) {
 	t.Helper()
+	skipUnavailable(t, s)
 	priv, err := GenerateKey(s)
 	require.NoError(t, err)
 	id, err := NewIdentity(priv, purpose)
@@ -84,14 +104,16 @@ func TestHPKERoundTripEverySuite(t *testing.T) {
 
 func TestSubstitutedPublicKeyRefused(t *testing.T) {
 	for _, s := range suites {
-		real, _ := pair(t, s)
-		evil, err := GenerateKey(s)
-		require.NoError(t, err)
-		_, err = NewRecipient(evil.PublicKey(), real.Fingerprint(), purpose)
-		require.ErrorIs(t, err, ErrFingerprintMismatch)
+		t.Run(s.String(), func(t *testing.T) {
+			real, _ := pair(t, s)
+			evil, err := GenerateKey(s)
+			require.NoError(t, err)
+			_, err = NewRecipient(evil.PublicKey(), real.Fingerprint(), purpose)
+			require.ErrorIs(t, err, ErrFingerprintMismatch)
+		})
 	}
 	// Same key bytes under another suite id do not share a fingerprint.
-	x, err := GenerateKey(SuiteX25519)
+	x, err := GenerateKey(dhSuite())
 	require.NoError(t, err)
 	fp, err := FingerprintOf(x.PublicKey())
 	require.NoError(t, err)
@@ -103,7 +125,7 @@ func TestSubstitutedPublicKeyRefused(t *testing.T) {
 }
 
 func TestHPKEStanzaMovedToAnotherUserLabelOrPurposeDoesNotOpen(t *testing.T) {
-	r, id := pair(t, SuiteX25519)
+	r, id := pair(t, dhSuite())
 	key := newKey(t)
 	ss, err := r.Wrap(t.Context(), key, janeB)
 	require.NoError(t, err)
@@ -125,7 +147,7 @@ func TestHPKEStanzaMovedToAnotherUserLabelOrPurposeDoesNotOpen(t *testing.T) {
 }
 
 func TestHPKEEveryBodyByteFlipRejected(t *testing.T) {
-	r, id := pair(t, SuiteX25519)
+	r, id := pair(t, dhSuite())
 	ss, err := r.Wrap(t.Context(), newKey(t), janeB)
 	require.NoError(t, err)
 	body := ss[0].Body
@@ -146,8 +168,8 @@ func TestHPKEEveryBodyByteFlipRejected(t *testing.T) {
 }
 
 func TestHPKEIdentityIgnoresOtherKeysStanzas(t *testing.T) {
-	r1, _ := pair(t, SuiteX25519)
-	_, id2 := pair(t, SuiteX25519)
+	r1, _ := pair(t, dhSuite())
+	_, id2 := pair(t, dhSuite())
 	ss, err := r1.Wrap(t.Context(), newKey(t), janeB)
 	require.NoError(t, err)
 	_, err = id2.Unwrap(t.Context(), ss, janeB)
@@ -195,22 +217,25 @@ func TestP256EscrowWritesWithPublicKeyAloneAndOpensThroughKeyExchanger(t *testin
 
 func TestKeyFilesRoundTrip(t *testing.T) {
 	for _, s := range suites {
-		priv, err := GenerateKey(s)
-		require.NoError(t, err)
-		pf, err := MarshalPrivateKey(priv)
-		require.NoError(t, err)
-		priv2, err := ParsePrivateKey(pf)
-		require.NoError(t, err)
-		pub, err := MarshalPublicKey(priv.PublicKey())
-		require.NoError(t, err)
-		pub2, err := ParsePublicKey(pub)
-		require.NoError(t, err)
-		require.Equal(t, priv.PublicKey().Bytes(), priv2.PublicKey().Bytes())
-		require.Equal(t, priv.PublicKey().Bytes(), pub2.Bytes())
-		_, err = ParsePrivateKey(pub)
-		require.ErrorIs(t, err, ErrInvalidKey, "public key file is not a private key file")
-		_, err = ParsePublicKey(append(pub, pub...))
-		require.ErrorIs(t, err, ErrInvalidKey, "trailing data refused")
+		t.Run(s.String(), func(t *testing.T) {
+			skipUnavailable(t, s)
+			priv, err := GenerateKey(s)
+			require.NoError(t, err)
+			pf, err := MarshalPrivateKey(priv)
+			require.NoError(t, err)
+			priv2, err := ParsePrivateKey(pf)
+			require.NoError(t, err)
+			pub, err := MarshalPublicKey(priv.PublicKey())
+			require.NoError(t, err)
+			pub2, err := ParsePublicKey(pub)
+			require.NoError(t, err)
+			require.Equal(t, priv.PublicKey().Bytes(), priv2.PublicKey().Bytes())
+			require.Equal(t, priv.PublicKey().Bytes(), pub2.Bytes())
+			_, err = ParsePrivateKey(pub)
+			require.ErrorIs(t, err, ErrInvalidKey, "public key file is not a private key file")
+			_, err = ParsePublicKey(append(pub, pub...))
+			require.ErrorIs(t, err, ErrInvalidKey, "trailing data refused")
+		})
 	}
 	_, err := ParsePublicKey(make([]byte, maxKeyFile+1))
 	require.ErrorIs(t, err, ErrInvalidKey)
@@ -219,6 +244,8 @@ func TestKeyFilesRoundTrip(t *testing.T) {
 // --- AEAD escrow ------------------------------------------------------------
 
 func tinkAEAD(t testing.TB) tink.AEAD {
+	t.Helper()
+	fipstest.Skip(t, fipstest.TinkAESGCM)
 	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
 	require.NoError(t, err)
 	a, err := aead.New(h)
@@ -281,7 +308,7 @@ func TestEscrowOffWritesNoEscrowStanza(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{envelope.TypePassword, envelope.TypeRecovery}, types)
 	// The same flow with escrow on writes exactly one escrow stanza.
-	r, id := pair(t, SuiteX25519)
+	r, id := pair(t, dhSuite())
 	v2 := newVault(t, r)
 	acct2, _, err := v2.Enroll(t.Context(), janeB.UserID, []byte("correct horse"))
 	require.NoError(t, err)
@@ -375,7 +402,7 @@ func checkEveryAccountOpens(t *testing.T, s vault.Store, ids []string, oldID, ne
 }
 
 func TestRotateAllCrashMidwayLeavesEveryAccountRecoverableAndResumes(t *testing.T) {
-	oldR, oldID := pair(t, SuiteX25519)
+	oldR, oldID := pair(t, dhSuite())
 	newR, newID := pair(t, SuiteMLKEM768X25519)
 	v := newVault(t, oldR)
 	mem := vault.NewMemStore()
@@ -409,8 +436,8 @@ func TestRotateAllCrashMidwayLeavesEveryAccountRecoverableAndResumes(t *testing.
 }
 
 func TestRotateAllRetriesLostCompareAndSwap(t *testing.T) {
-	oldR, oldID := pair(t, SuiteX25519)
-	newR, _ := pair(t, SuiteX25519)
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
 	v := newVault(t, oldR)
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, v, mem, 1)
@@ -443,7 +470,7 @@ func (r *racingStore) Put(ctx context.Context, uid string, acct []byte, ver uint
 }
 
 func TestPurgeRemovesEscrowAndRotateAccountKeyMakesItFinal(t *testing.T) {
-	r, id := pair(t, SuiteX25519)
+	r, id := pair(t, dhSuite())
 	v := newVault(t, r)
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, v, mem, 5)
@@ -509,7 +536,7 @@ func (f *fixedKey) Unwrap(context.Context, []*envelope.Stanza, envelope.Binding)
 
 func TestHPKEEscrowWriteIsStateless(t *testing.T) {
 	// Two wraps of the same key differ (fresh HPKE encapsulation each time).
-	r, _ := pair(t, SuiteX25519)
+	r, _ := pair(t, dhSuite())
 	key := newKey(t)
 	a, err := r.Wrap(t.Context(), key, janeB)
 	require.NoError(t, err)
@@ -519,8 +546,8 @@ func TestHPKEEscrowWriteIsStateless(t *testing.T) {
 }
 
 func TestRotateAllLeavesEscrowOffAndDeletedAccountsAlone(t *testing.T) {
-	oldR, oldID := pair(t, SuiteX25519)
-	newR, newID := pair(t, SuiteX25519)
+	oldR, oldID := pair(t, dhSuite())
+	newR, newID := pair(t, dhSuite())
 	mem := vault.NewMemStore()
 	withEscrow := enrollMany(t, newVault(t, oldR), mem, 3)
 	_, err := newVault(t, nil).EnrollInStore(t.Context(), mem, "user-no-escrow", []byte("pw"))
@@ -553,8 +580,8 @@ func TestRotateAllMigratesAEADEscrowToHPKE(t *testing.T) {
 }
 
 func TestRotateAllStopsOnCancelledContext(t *testing.T) {
-	oldR, oldID := pair(t, SuiteX25519)
-	newR, newID := pair(t, SuiteX25519)
+	oldR, oldID := pair(t, dhSuite())
+	newR, newID := pair(t, dhSuite())
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, newVault(t, oldR), mem, 5)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -566,9 +593,9 @@ func TestRotateAllStopsOnCancelledContext(t *testing.T) {
 }
 
 func TestRotateAllWithWrongOldIdentityChangesNothing(t *testing.T) {
-	oldR, oldID := pair(t, SuiteX25519)
-	newR, newID := pair(t, SuiteX25519)
-	_, strangerID := pair(t, SuiteX25519)
+	oldR, oldID := pair(t, dhSuite())
+	newR, newID := pair(t, dhSuite())
+	_, strangerID := pair(t, dhSuite())
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, newVault(t, oldR), mem, 3)
 	_, err := RotateAll(t.Context(), mem, ids, strangerID, newR, 1, nil)

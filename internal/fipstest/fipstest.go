@@ -55,10 +55,16 @@ var (
 	CallerGCMNonce = Reason{name: "caller-gcm-nonce", why: "the FIPS 140-3 module refuses caller-chosen AES-GCM nonces", enforcedOnly: true}
 )
 
+// ShortPBKDF2Salt: under fips140=only the module's PBKDF2 refuses salts
+// shorter than 128 bits (and outputs shorter than 112 bits); published
+// vectors (RFC 7914's scrypt, which runs PBKDF2 inside) use such salts.
+// piivault's own salts are 128 bits or more.
+var ShortPBKDF2Salt = Reason{name: "short-pbkdf2-salt", why: "the FIPS 140-3 module refuses PBKDF2 salts shorter than 128 bits, and this vector's salt is shorter", enforcedOnly: true}
+
 // Reasons lists every declared reason; internal/fipstest/skipcheck accepts a skip only if
 // it names one of them.
 func Reasons() []Reason {
-	return []Reason{Argon2id, Scrypt, X25519, TinkAESGCM, CallerGCMNonce}
+	return []Reason{Argon2id, Scrypt, X25519, TinkAESGCM, CallerGCMNonce, ShortPBKDF2Salt}
 }
 
 // Active reports whether r stops a test in this process: fips140.Enforced()

@@ -14,8 +14,8 @@
 //	-allow RE       accept skips of tests whose "package TestName" matches RE
 //	                (tests that skip everywhere by design, such as opt-in
 //	                golden-file writers)
-//	-want-run RE    fail unless at least one passed test matches RE (repeatable
-//	                by alternation); shows that what must run did run
+//	-want-run RE    fail unless a passed test matches RE; may be given more
+//	                than once (each must match); shows that what must run ran
 //
 // It prints a summary: passed, skipped by reason, and the output of each
 // failing or wrongly skipped test.
@@ -48,21 +48,21 @@ type key struct{ pkg, test string }
 func main() {
 	fips := flag.Bool("fips", false, "accept skips made by fipstest.Skip with a declared reason")
 	allow := flag.String("allow", "", `regexp of "package TestName" allowed to skip`)
-	wantRun := flag.String("want-run", "", `regexp of "package TestName"; at least one must pass`)
+	var wantRE []*regexp.Regexp
+	flag.Func("want-run", `regexp of "package TestName" that a passed test must match (repeatable)`, func(v string) error {
+		re, err := regexp.Compile(v)
+		wantRE = append(wantRE, re)
+		return err
+	})
 	flag.Parse()
-	var allowRE, wantRE *regexp.Regexp
+	var allowRE *regexp.Regexp
 	var err error
 	if *allow != "" {
 		if allowRE, err = regexp.Compile(*allow); err != nil {
 			fatalf("-allow: %v", err)
 		}
 	}
-	if *wantRun != "" {
-		if wantRE, err = regexp.Compile(*wantRun); err != nil {
-			fatalf("-want-run: %v", err)
-		}
-	}
-	r, err := check(os.Stdin, *fips, allowRE, wantRE)
+	r, err := check(os.Stdin, *fips, allowRE, wantRE...)
 	if err != nil {
 		fatalf("%v", err)
 	}
@@ -108,12 +108,12 @@ func skipReason(out string) string {
 	return ""
 }
 
-func check(in io.Reader, fips bool, allow, wantRun *regexp.Regexp) (result, error) {
+func check(in io.Reader, fips bool, allow *regexp.Regexp, wantRun ...*regexp.Regexp) (result, error) {
 	var res result
 	output := map[key]*strings.Builder{}
 	buildOut := map[string]*strings.Builder{}
 	var passed, pkgsOK int
-	var wantSeen bool
+	wantSeen := make([]bool, len(wantRun))
 	skippedBy := map[string]int{}
 	var badSkips, fails []string
 	dec := json.NewDecoder(bufio.NewReader(in))
@@ -149,8 +149,10 @@ func check(in io.Reader, fips bool, allow, wantRun *regexp.Regexp) (result, erro
 				continue
 			}
 			passed++
-			if wantRun != nil && wantRun.MatchString(name) {
-				wantSeen = true
+			for i, re := range wantRun {
+				if re.MatchString(name) {
+					wantSeen[i] = true
+				}
 			}
 		case "fail":
 			fails = append(fails, fmt.Sprintf("FAIL %s\n%s", name, text(output[k])))
@@ -184,8 +186,10 @@ func check(in io.Reader, fips bool, allow, wantRun *regexp.Regexp) (result, erro
 	if passed == 0 {
 		res.problems = append(res.problems, "NO TEST PASSED")
 	}
-	if wantRun != nil && !wantSeen {
-		res.problems = append(res.problems, fmt.Sprintf("NO PASSED TEST MATCHES -want-run %q", wantRun))
+	for i, re := range wantRun {
+		if !wantSeen[i] {
+			res.problems = append(res.problems, fmt.Sprintf("NO PASSED TEST MATCHES -want-run %q", re))
+		}
 	}
 	return res, nil
 }
