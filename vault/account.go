@@ -39,53 +39,100 @@ func (v *Vault) enroll(ctx context.Context, userID string, password []byte) ([]b
 		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 	}
 	defer clear(key)
-	return v.wrap(ctx, userID, nil, key, nil, password, true)
+	return v.rewrite(ctx, userID, nil, key, rewriteSpec{password: password, newPK: true})
 }
 
 // Unlock opens the account with the password, at the cost of exactly one
 // KDF run, and returns a handle that seals and opens the user's records.
-// The caller must Close it.
+// The caller must Close it. It is UnlockWithOptions with no options.
 //
 // When the account's KDF parameters are below the Vault's policy
 // (kdf.Policy.NeedsUpgrade), Unlock also returns an upgraded account
 // record, rewrapped for the same password with the policy's New parameters
 // (a second KDF run, only then), which the caller should store in place of
-// the old one; otherwise upgraded is nil. A failed upgrade does not fail the
-// unlock: it is audited and upgraded is nil, and it is tried again next
-// time.
+// the old one. A version-1 account is upgraded the same way to the
+// version-3 header (no KDF run unless its parameters need one). Otherwise
+// upgraded is nil. A failed upgrade does not fail the unlock: it is audited
+// and upgraded is nil, and it is tried again next time.
 //
 // A wrong password gives ErrWrongSecret. KDF parameters over the policy's
 // caps are refused before any memory is taken (kdf.ErrParamsTooCostly).
 func (v *Vault) Unlock(ctx context.Context, userID string, account, password []byte) (u *Unlocked, upgraded []byte, err error) {
+	return v.UnlockWithOptions(ctx, userID, account, password, UnlockOptions{})
+}
+
+// UnlockOptions are the optional checks of UnlockWithOptions.
+type UnlockOptions struct {
+	// MinGeneration is the highest account generation the caller has seen
+	// for this user (Unlocked.Generation after each unlock,
+	// AccountGeneration of each record it wrote), kept somewhere the
+	// account row's writers cannot reach. An account whose authenticated
+	// generation is lower gives ErrRolledBack. 0: no check.
+	MinGeneration uint64
+}
+
+// UnlockWithOptions is Unlock with the checks of opts. The account's
+// generation is authenticated (covered by the header MAC under the account
+// key) before it is compared, so it cannot be raised by editing bytes; a
+// rolled-back account returns ErrRolledBack and no handle, and is not
+// upgraded.
+func (v *Vault) UnlockWithOptions(ctx context.Context, userID string, account, password []byte, opts UnlockOptions) (u *Unlocked, upgraded []byte, err error) {
+	if v == nil {
+		return nil, nil, errNilVault
+	}
 	h, key, params, err := v.openWithPassword(ctx, userID, account, password)
+	if err == nil {
+		defer clear(key)
+		if h.Generation() < opts.MinGeneration {
+			err = fmt.Errorf("%w: account generation %d, caller has seen %d", ErrRolledBack, h.Generation(), opts.MinGeneration)
+		}
+	}
 	v.auditEvent(ctx, EventUnlock, userID, err)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer clear(key)
-	if v.policy.NeedsUpgrade(params) {
+	u, err = newUnlockedFrom(userID, h, key, v.rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	if needsPW := v.policy.NeedsUpgrade(params); needsPW || h.Version() != envelope.Version3 {
+		sp := rewriteSpec{}
+		if needsPW {
+			sp.password = password
+		}
 		var uerr error
-		upgraded, _, uerr = v.wrap(ctx, userID, h, key, keepAllBut(envelope.TypePassword), password, false)
+		upgraded, _, uerr = v.rewrite(ctx, userID, h, key, sp)
 		v.auditEvent(ctx, EventParamsUpgrade, userID, uerr)
 		if uerr != nil {
 			upgraded = nil
 		}
 	}
-	u, err = newUnlocked(userID, key, v.rand)
-	if err != nil {
-		return nil, nil, err
-	}
 	return u, upgraded, nil
+}
+
+// AccountGeneration returns the generation an account record's bytes
+// state (0 for a version-1 account), without authenticating it: use it on
+// a record this process just wrote, to keep for UnlockOptions.MinGeneration.
+func AccountGeneration(account []byte) (uint64, error) {
+	h, err := envelope.ParseHeader(account)
+	if err != nil {
+		return 0, classify(fmt.Errorf("vault: account record: %w", err))
+	}
+	return h.Generation(), nil
 }
 
 // ChangePassword rewraps the account key for newPassword (with the
 // policy's New parameters) after checking oldPassword (two KDF runs in
-// all). Only the password stanza changes: no record is touched, every
-// record still opens, the personal key and any escrow stanza stay as they
-// were, and oldPassword stops opening the returned account. The caller
-// must replace the stored account with the returned one (see
+// all). The account key does not change (see ChangePasswordAndRotate): no
+// record is touched, every record still opens, the personal key stays as
+// it was, and oldPassword stops opening the returned account. The result
+// is canonical (see the package documentation, "Canonical accounts"). The
+// caller must replace the stored account with the returned one (see
 // ChangePasswordInStore for a compare-and-swap).
 func (v *Vault) ChangePassword(ctx context.Context, userID string, account, oldPassword, newPassword []byte) ([]byte, error) {
+	if v == nil {
+		return nil, errNilVault
+	}
 	out, err := v.changePassword(ctx, userID, account, oldPassword, newPassword)
 	v.auditEvent(ctx, EventChangePassword, userID, err)
 	return out, err
@@ -100,17 +147,92 @@ func (v *Vault) changePassword(ctx context.Context, userID string, account, oldP
 		return nil, err
 	}
 	defer clear(key)
-	out, _, err := v.wrap(ctx, userID, h, key, keepAllBut(envelope.TypePassword), newPassword, false)
+	out, _, err := v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword})
 	return out, err
+}
+
+// ChangePasswordAndRotate is ChangePassword that also gives the account a
+// new account key (two KDF runs, as ChangePassword). Because the personal
+// key wraps only the old account key, a NEW personal key is issued and
+// returned, to show the user once; the old one stops opening the returned
+// account. The escrow stanza, if escrow is on, is made afresh. The new
+// account carries the older keys wrapped under the new key, so every
+// record still opens (and is resealed lazily, see Unlocked.OpenReseal, or
+// in bulk, see ResealInStore); records sealed under the new key open with
+// no secret of before the rotation, even with the old account record.
+func (v *Vault) ChangePasswordAndRotate(ctx context.Context, userID string, account, oldPassword, newPassword []byte) ([]byte, PersonalKey, error) {
+	if v == nil {
+		return nil, PersonalKey{}, errNilVault
+	}
+	out, pk, err := v.changePasswordAndRotate(ctx, userID, account, oldPassword, newPassword)
+	v.auditEvent(ctx, EventRotate, userID, err)
+	return out, pk, err
+}
+
+func (v *Vault) changePasswordAndRotate(ctx context.Context, userID string, account, oldPassword, newPassword []byte) ([]byte, PersonalKey, error) {
+	if err := checkNewPassword(newPassword); err != nil {
+		return nil, PersonalKey{}, err
+	}
+	h, key, _, err := v.openWithPassword(ctx, userID, account, oldPassword)
+	if err != nil {
+		return nil, PersonalKey{}, err
+	}
+	defer clear(key)
+	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: true})
+}
+
+// RotateAccountKey gives the account a new account key, keeping its
+// password: ChangePasswordAndRotate with the same password (two KDF runs),
+// and also returns a handle on the new account, so that the caller can
+// reseal records without a third KDF run. The caller must Close it.
+func (v *Vault) RotateAccountKey(ctx context.Context, userID string, account, password []byte) (newAccount []byte, newPK PersonalKey, u *Unlocked, err error) {
+	if v == nil {
+		return nil, PersonalKey{}, nil, errNilVault
+	}
+	newAccount, newPK, u, err = v.rotateAccountKey(ctx, userID, account, password)
+	v.auditEvent(ctx, EventRotate, userID, err)
+	return newAccount, newPK, u, err
+}
+
+func (v *Vault) rotateAccountKey(ctx context.Context, userID string, account, password []byte) ([]byte, PersonalKey, *Unlocked, error) {
+	h, key, _, err := v.openWithPassword(ctx, userID, account, password)
+	if err != nil {
+		return nil, PersonalKey{}, nil, err
+	}
+	defer clear(key)
+	out, pk, newKey, err := v.rewriteKey(ctx, userID, h, key, rewriteSpec{password: password, newPK: true, rotate: true})
+	if err != nil {
+		return nil, PersonalKey{}, nil, err
+	}
+	defer clear(newKey)
+	nh, err := envelope.ParseHeader(out)
+	var u *Unlocked
+	if err == nil {
+		u, err = newUnlockedFrom(userID, nh, newKey, v.rand)
+	}
+	if err != nil {
+		pk.Destroy()
+		return nil, PersonalKey{}, nil, err
+	}
+	return out, pk, u, nil
 }
 
 // Recover opens the account with the user's personal key, sets newPassword
 // and issues a NEW personal key, returned once for the user to write down.
+// Unless Config.KeepKeyOnRecover is set, it also rotates the account key
+// (a personal key in use may mean a compromise): the new account carries
+// the older keys wrapped under the new one, so every record still opens,
+// and records sealed afterwards open with no secret of before, even with
+// the old account record. Recovery costs one KDF run, rotation or not.
 // The old personal key and the old password stop opening the returned
-// account; escrow stanzas are kept; no record is touched. A personal key
-// that does not open the account gives ErrWrongSecret; an account with no
-// recovery stanza gives ErrUnrecoverable.
+// account; an escrow stanza is made afresh when rotating and kept
+// otherwise (see "Canonical accounts"); no record is touched. A personal
+// key that does not open the account gives ErrWrongSecret; an account with
+// no recovery stanza gives ErrUnrecoverable.
 func (v *Vault) Recover(ctx context.Context, userID string, account []byte, pk PersonalKey, newPassword []byte) (newAccount []byte, newPK PersonalKey, err error) {
+	if v == nil {
+		return nil, PersonalKey{}, errNilVault
+	}
 	newAccount, newPK, err = v.recover(ctx, userID, account, pk, newPassword)
 	v.auditEvent(ctx, EventRecover, userID, err)
 	return newAccount, newPK, err
@@ -142,19 +264,22 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
-	return v.wrap(ctx, userID, h, key, keepAllBut(envelope.TypePassword, envelope.TypeRecovery), newPassword, true)
+	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: !v.keepKeyOnRecover})
 }
 
 // RecoverWithEscrow opens the account with an escrow identity (the private
 // half of Config.Escrow, typically held in a KMS or HSM), sets newPassword
-// and issues a new personal key, exactly as Recover does; the escrow stanza
-// is kept. actor (who did it) and reason (why: a ticket number, not PII)
-// are required and go to the audit log with the event.
+// and issues a new personal key, exactly as Recover does, rotating the
+// account key likewise. actor (who did it) and reason (why: a ticket
+// number, not PII) are required and go to the audit log with the event.
 //
 // An account with no stanza besides password and personal key (enrolled
 // with escrow off) gives ErrUnrecoverable; an escrow identity that does not
 // open it gives ErrWrongSecret.
 func (v *Vault) RecoverWithEscrow(ctx context.Context, userID string, account []byte, escrow envelope.Identity, newPassword []byte, actor, reason string) ([]byte, PersonalKey, error) {
+	if v == nil {
+		return nil, PersonalKey{}, errNilVault
+	}
 	out, pk, err := v.recoverWithEscrow(ctx, userID, account, escrow, newPassword, actor, reason)
 	v.auditEvent(ctx, EventEscrowRecover, userID, err, slog.String(attrActor, actor), slog.String(attrReason, reason))
 	return out, pk, err
@@ -184,7 +309,7 @@ func (v *Vault) recoverWithEscrow(ctx context.Context, userID string, account []
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
-	return v.wrap(ctx, userID, h, key, keepAllBut(envelope.TypePassword, envelope.TypeRecovery), newPassword, true)
+	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: !v.keepKeyOnRecover})
 }
 
 // Shred destroys the caller's copy of an account record: it overwrites
@@ -211,7 +336,7 @@ func checkNewPassword(pw []byte) error {
 	norm, err := kdf.NormalizePassword(pw)
 	clear(norm)
 	if err != nil {
-		return fmt.Errorf("vault: new password: %w", err)
+		return classify(fmt.Errorf("vault: new password: %w", err))
 	}
 	return nil
 }
@@ -230,7 +355,7 @@ func (v *Vault) parseAccount(ctx context.Context, userID string, account []byte)
 	}
 	h, err := envelope.ParseHeader(account)
 	if err != nil {
-		return nil, fmt.Errorf("vault: account record: %w", err)
+		return nil, classify(fmt.Errorf("vault: account record: %w", err))
 	}
 	return h, nil
 }
@@ -263,11 +388,11 @@ func (v *Vault) openWithPassword(ctx context.Context, userID string, account, pa
 		}
 	default:
 		// One password stanza is what makes an unlock cost one KDF run.
-		return nil, nil, kdf.Params{}, fmt.Errorf("vault: account record has %d password stanzas, want 1: %w", n, envelope.ErrMalformed)
+		return nil, nil, kdf.Params{}, fmt.Errorf("%w: account record has %d password stanzas, want 1: %w", ErrCorrupt, n, envelope.ErrMalformed)
 	}
 	params, err := envelope.PasswordParams(st)
 	if err != nil {
-		return nil, nil, kdf.Params{}, fmt.Errorf("vault: account record: %w", err)
+		return nil, nil, kdf.Params{}, classify(fmt.Errorf("vault: account record: %w", err))
 	}
 	// Refuse costly or disallowed parameters before any memory is taken.
 	if err := v.policy.Check(params); err != nil {
@@ -275,7 +400,7 @@ func (v *Vault) openWithPassword(ctx context.Context, userID string, account, pa
 	}
 	id, err := envelope.NewPasswordIdentity(v.deriver, password)
 	if err != nil {
-		return nil, nil, kdf.Params{}, fmt.Errorf("vault: %w", err)
+		return nil, nil, kdf.Params{}, classify(fmt.Errorf("vault: %w", err))
 	}
 	defer id.Destroy()
 	key, err := unwrap(ctx, h, userID, &countingIdentity{id: id, runs: &v.kdfRuns})
@@ -293,73 +418,131 @@ func unwrap(ctx context.Context, h *envelope.Header, userID string, id envelope.
 		if errors.Is(err, envelope.ErrNoMatch) {
 			return nil, fmt.Errorf("%w: %w", ErrWrongSecret, err)
 		}
-		return nil, fmt.Errorf("vault: %w", err)
+		return nil, classify(fmt.Errorf("vault: %w", err))
 	}
 	return key, nil
 }
 
-// wrap returns a new account record for key: a password stanza for
-// password (one KDF run with the policy's New parameters) and a fresh
-// personal key's stanza, plus, when h is nil (enrollment), the escrow
-// stanza if escrow is on; when h is not nil, the stanzas of h that keep
-// accepts. A new personal key is made only when newPK is set (enrollment,
-// recovery); otherwise pk is the zero value (password change, upgrade).
-func (v *Vault) wrap(ctx context.Context, userID string, h *envelope.Header, key []byte, keep func(*envelope.Stanza) bool, password []byte, newPK bool) ([]byte, PersonalKey, error) {
+// rewriteSpec says what a rewrite of an account changes. Everything else
+// is kept, in canonical form: exactly one password stanza, at most one
+// recovery stanza, the escrow stanzas Config.Escrow asks for, and nothing
+// else (see "Canonical accounts" in the package documentation).
+type rewriteSpec struct {
+	password []byte // a new password stanza (one KDF run); nil keeps the current one
+	newPK    bool   // a new personal key; false keeps the current recovery stanza
+	rotate   bool   // a new account key (needs password and newPK: both old stanzas wrap the old key)
+	// keepOlder selects the older keys kept (nil: all); never used with rotate.
+	keepOlder func(uint32) bool
+}
+
+// escrowOwner is an escrow recipient that recognises its own stanzas (the
+// escrow package's recipients are).
+type escrowOwner interface {
+	Owns(*envelope.Stanza) bool
+}
+
+// rewrite returns a new version-3 account record: for enrollment (h nil) a
+// new header for key at generation 1; otherwise h rewritten under sp, its
+// generation raised by one. See rewriteKey.
+func (v *Vault) rewrite(ctx context.Context, userID string, h *envelope.Header, key []byte, sp rewriteSpec) ([]byte, PersonalKey, error) {
+	out, pk, newKey, err := v.rewriteKey(ctx, userID, h, key, sp)
+	clear(newKey)
+	return out, pk, err
+}
+
+// rewriteKey is rewrite that also returns the new account key when sp
+// rotates (the caller clears it). A new personal key is made only when
+// sp.newPK is set; otherwise pk is the zero value.
+func (v *Vault) rewriteKey(ctx context.Context, userID string, h *envelope.Header, key []byte, sp rewriteSpec) (out []byte, pk PersonalKey, newKey []byte, err error) {
 	if err := ctxErr(ctx); err != nil {
-		return nil, PersonalKey{}, err
+		return nil, PersonalKey{}, nil, err
 	}
-	v.kdfRuns.Add(1)
-	pwr, err := envelope.NewPasswordRecipient(v.deriver, password, v.policy.New, v.rand)
-	if err != nil {
-		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
+	enrolling := h == nil
+	if (enrolling || sp.rotate) && (sp.password == nil || !sp.newPK) {
+		return nil, PersonalKey{}, nil, fmt.Errorf("vault: internal: a new key needs a new password and personal key stanza: %w", ErrInvalidInput)
 	}
-	defer pwr.Destroy()
-	recipients := []envelope.Recipient{pwr}
-	var pk PersonalKey
-	if newPK {
+	var keepEscrow *envelope.Stanza
+	if !enrolling && !sp.rotate {
+		// The stanzas kept must be the canonical ones.
+		if sp.password == nil && countType(h, envelope.TypePassword) != 1 {
+			return nil, PersonalKey{}, nil, fmt.Errorf("%w: account record has %d password stanzas, want 1", ErrCorrupt, countType(h, envelope.TypePassword))
+		}
+		if !sp.newPK && countType(h, envelope.TypeRecovery) > 1 {
+			return nil, PersonalKey{}, nil, fmt.Errorf("%w: account record has %d personal key stanzas, want at most 1", ErrCorrupt, countType(h, envelope.TypeRecovery))
+		}
+		if o, ok := v.escrow.(escrowOwner); ok {
+			n := 0
+			for _, s := range h.Stanzas {
+				if o.Owns(s) {
+					keepEscrow, n = s, n+1
+				}
+			}
+			if n != 1 {
+				keepEscrow = nil // none, or several: wrap one afresh
+			}
+		}
+	}
+	var recipients []envelope.Recipient
+	if sp.password != nil {
+		v.kdfRuns.Add(1)
+		pwr, err := envelope.NewPasswordRecipient(v.deriver, sp.password, v.policy.New, v.rand)
+		if err != nil {
+			return nil, PersonalKey{}, nil, classify(fmt.Errorf("vault: %w", err))
+		}
+		defer pwr.Destroy()
+		recipients = append(recipients, pwr)
+	}
+	if sp.newPK {
 		if pk, err = newPersonalKey(v.rand); err != nil {
-			return nil, PersonalKey{}, err
+			return nil, PersonalKey{}, nil, err
 		}
 		kb := pk.bytes()
 		rr, err := envelope.NewRecoveryRecipient(kb, v.rand)
 		clear(kb)
 		if err != nil {
-			return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
+			pk.Destroy()
+			return nil, PersonalKey{}, nil, fmt.Errorf("vault: %w", err)
 		}
 		defer rr.Destroy()
 		recipients = append(recipients, rr)
 	}
+	if v.escrow != nil && keepEscrow == nil {
+		recipients = append(recipients, v.escrow)
+	}
 	b := accountBinding(userID)
 	var nh *envelope.Header
-	if h == nil {
-		if v.escrow != nil {
-			recipients = append(recipients, v.escrow)
+	switch {
+	case enrolling:
+		nh, err = envelope.WrapKeyV3(ctx, key, b, recipients...)
+	case sp.rotate:
+		newKey, err = envelope.NewKey(v.rand)
+		if err == nil {
+			nh, err = h.Rotate(ctx, key, newKey, b, v.rand, recipients...)
 		}
-		nh, err = envelope.WrapKey(ctx, key, b, recipients...)
-	} else {
-		nh, err = h.Rewrap(ctx, key, b, keep, recipients...)
-	}
-	if err != nil {
-		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
-	}
-	out, err := nh.MarshalBinary()
-	if err != nil {
-		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
-	}
-	return out, pk, nil
-}
-
-// keepAllBut returns a Rewrap filter keeping every stanza whose type is
-// not one of types.
-func keepAllBut(types ...string) func(*envelope.Stanza) bool {
-	return func(s *envelope.Stanza) bool {
-		for _, t := range types {
-			if s.Type == t {
-				return false
+	default:
+		keep := func(s *envelope.Stanza) bool {
+			switch s.Type {
+			case envelope.TypePassword:
+				return sp.password == nil
+			case envelope.TypeRecovery:
+				return !sp.newPK
 			}
+			// An escrow stanza of Config.Escrow is kept; any other stanza
+			// (an escrow key no longer configured, a type this vault does
+			// not know) is dropped.
+			return s == keepEscrow
 		}
-		return true
+		nh, err = h.RewrapWith(ctx, key, b, envelope.RewrapOptions{Keep: keep, Add: recipients, KeepOlder: sp.keepOlder})
 	}
+	if err == nil {
+		out, err = nh.MarshalBinary()
+	}
+	if err != nil {
+		pk.Destroy()
+		clear(newKey)
+		return nil, PersonalKey{}, nil, classify(fmt.Errorf("vault: %w", err))
+	}
+	return out, pk, newKey, nil
 }
 
 func countType(h *envelope.Header, typ string) int {

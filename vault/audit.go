@@ -18,6 +18,8 @@ const (
 	EventEscrowRecover  = "escrow_recover"
 	EventShred          = "shred"
 	EventParamsUpgrade  = "params_upgrade"
+	EventRotate         = "rotate_key"
+	EventReseal         = "reseal"
 )
 
 // AuditMessage is the message of every audit record.
@@ -77,6 +79,8 @@ func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error,
 // text is never logged: it could quote input.
 func errorClass(err error) string {
 	switch {
+	case errors.Is(err, errUnknownUser):
+		return "not_found"
 	case errors.Is(err, ErrWrongSecret):
 		return "wrong_secret"
 	case errors.Is(err, ErrUnrecoverable):
@@ -85,6 +89,10 @@ func errorClass(err error) string {
 		return "conflict"
 	case errors.Is(err, ErrNotFound):
 		return "not_found"
+	case errors.Is(err, ErrRolledBack):
+		return "rolled_back"
+	case errors.Is(err, ErrOutcomeUnknown):
+		return "outcome_unknown"
 	case errors.Is(err, ErrInvalidInput), errors.Is(err, kdf.ErrPasswordRejected):
 		return "invalid_input"
 	case errors.Is(err, kdf.ErrParamsTooCostly), errors.Is(err, kdf.ErrParamsNotAllowed),
@@ -92,7 +100,7 @@ func errorClass(err error) string {
 		return "params_refused"
 	case errors.Is(err, envelope.ErrHeaderAuth), errors.Is(err, envelope.ErrCommitment),
 		errors.Is(err, envelope.ErrMalformed), errors.Is(err, envelope.ErrTooLarge),
-		errors.Is(err, envelope.ErrVersion):
+		errors.Is(err, envelope.ErrVersion), errors.Is(err, ErrCorrupt):
 		return "bad_record"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "cancelled"

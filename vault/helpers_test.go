@@ -283,7 +283,7 @@ func unlockWithPK(t testing.TB, userID string, account []byte, pk PersonalKey) (
 		return nil, err
 	}
 	defer clear(key)
-	return newUnlocked(userID, key, nil)
+	return newUnlockedFrom(userID, h, key, nil)
 }
 
 // sameTypes reports whether two stanza type lists hold the same types the

@@ -1,7 +1,9 @@
 package vault
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -105,40 +107,109 @@ func (m *MemStore) Delete(ctx context.Context, userID string, expectVersion uint
 // new secret. When two run concurrently on one account, one wins and the
 // other returns an error wrapping ErrConflict (or ErrWrongSecret if it read
 // the winner's record); no update is lost.
+//
+// # Lost acknowledgements
+//
+// A Put that returns an error other than ErrConflict may still have
+// landed (a timeout, a dropped connection). The helpers then read the
+// account back: the bytes they wrote mean it landed (success); the version
+// they read before (or, for enrollment, no account) means it did not (the
+// error is returned and nothing changed). Anything else, or a failed read,
+// is an error wrapping ErrOutcomeUnknown, and an operation that issued a
+// new personal key returns that key WITH the error, because it may be the
+// only key that opens the stored account: show it to the user. A new
+// personal key is never destroyed while its write might have landed.
+
+// putAccount writes account with compare-and-swap and settles a failed
+// write by reading back (see "Lost acknowledgements").
+func putAccount(ctx context.Context, s Store, userID string, account []byte, expect uint64) error {
+	_, err := s.Put(ctx, userID, account, expect)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrConflict) {
+		return storeErr(err) // a compare-and-swap that lost wrote nothing
+	}
+	cur, ver, gerr := s.Get(context.WithoutCancel(ctx), userID)
+	switch {
+	case gerr == nil && bytes.Equal(cur, account):
+		return nil // it landed; only the acknowledgement was lost
+	case gerr == nil && expect != 0 && ver == expect,
+		errors.Is(gerr, ErrNotFound) && expect == 0:
+		return storeErr(err) // it did not land: nothing changed
+	case gerr != nil:
+		return fmt.Errorf("%w: put failed (%w) and reading back failed (%w)", ErrOutcomeUnknown, err, gerr)
+	}
+	return fmt.Errorf("%w: put failed (%w) and the account changed since", ErrOutcomeUnknown, err)
+}
 
 // EnrollInStore enrolls userID (see Enroll) and creates its record in s.
 // An existing account gives ErrConflict. The personal key is returned for
-// the user; it is not stored.
+// the user; it is not stored. If the write's outcome is unknown the error
+// wraps ErrOutcomeUnknown and the personal key is returned with it (see
+// "Lost acknowledgements"); a write that landed but whose acknowledgement
+// was lost is a success.
 func (v *Vault) EnrollInStore(ctx context.Context, s Store, userID string, password []byte) (PersonalKey, error) {
+	if v == nil {
+		return PersonalKey{}, errNilVault
+	}
 	pk, err := v.enrollInStore(ctx, s, userID, password)
 	v.auditEvent(ctx, EventEnroll, userID, err)
 	return pk, err
 }
 
 func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, password []byte) (PersonalKey, error) {
+	if s == nil {
+		return PersonalKey{}, errNilStore
+	}
 	account, pk, err := v.enroll(ctx, userID, password)
 	if err != nil {
 		return PersonalKey{}, err
 	}
-	if _, err := s.Put(ctx, userID, account, 0); err != nil {
+	if err := putAccount(ctx, s, userID, account, 0); err != nil {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return pk, err
+		}
 		pk.Destroy()
-		return PersonalKey{}, storeErr(err)
+		return PersonalKey{}, err
 	}
 	return pk, nil
 }
 
 // UnlockInStore unlocks userID's account from s (see Unlock). When the
-// account's KDF parameters need an upgrade, the upgraded record is written
-// back with compare-and-swap; a lost race or a failed write is ignored
-// (the upgrade is retried at the next unlock).
+// account needs an upgrade (KDF parameters, or a version-1 header), the
+// upgraded record is written back with compare-and-swap; a lost race or a
+// failed write is ignored (the upgrade is retried at the next unlock; the
+// upgrade changes no secret, so either record opens with the same ones).
 func (v *Vault) UnlockInStore(ctx context.Context, s Store, userID string, password []byte) (*Unlocked, error) {
+	return v.UnlockInStoreWithOptions(ctx, s, userID, password, UnlockOptions{})
+}
+
+// UnlockInStoreWithOptions is UnlockInStore with the checks of opts (see
+// UnlockWithOptions). For an unknown user it runs one derivation at the
+// policy's New parameters and returns ErrWrongSecret, so that an unknown
+// user and a wrong password cost the same and look the same.
+func (v *Vault) UnlockInStoreWithOptions(ctx context.Context, s Store, userID string, password []byte, opts UnlockOptions) (*Unlocked, error) {
+	if v == nil {
+		return nil, errNilVault
+	}
+	if s == nil {
+		return nil, errNilStore
+	}
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	account, ver, err := s.Get(ctx, userID)
 	if err != nil {
-		err = storeErr(err)
+		if errors.Is(err, ErrNotFound) {
+			err = v.dummyUnlock(ctx, userID, password)
+		} else {
+			err = storeErr(err)
+		}
 		v.auditEvent(ctx, EventUnlock, userID, err)
 		return nil, err
 	}
-	u, upgraded, err := v.Unlock(ctx, userID, account, password)
+	u, upgraded, err := v.UnlockWithOptions(ctx, userID, account, password, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +221,22 @@ func (v *Vault) UnlockInStore(ctx context.Context, s Store, userID string, passw
 
 // ChangePasswordInStore changes userID's password (see ChangePassword) and
 // writes the new record with compare-and-swap. If the account changed in
-// between, nothing is written and the error wraps ErrConflict.
+// between, nothing is written and the error wraps ErrConflict. A write
+// whose outcome is unknown gives ErrOutcomeUnknown: the account opens with
+// the old or the new password.
 func (v *Vault) ChangePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) error {
+	if v == nil {
+		return errNilVault
+	}
 	err := v.changePasswordInStore(ctx, s, userID, oldPassword, newPassword)
 	v.auditEvent(ctx, EventChangePassword, userID, err)
 	return err
 }
 
 func (v *Vault) changePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) error {
+	if s == nil {
+		return errNilStore
+	}
 	account, ver, err := s.Get(ctx, userID)
 	if err != nil {
 		return storeErr(err)
@@ -166,16 +245,34 @@ func (v *Vault) changePasswordInStore(ctx context.Context, s Store, userID strin
 	if err != nil {
 		return err
 	}
-	if _, err := s.Put(ctx, userID, out, ver); err != nil {
-		return storeErr(err)
+	return putAccount(ctx, s, userID, out, ver)
+}
+
+// ChangePasswordAndRotateInStore is ChangePasswordAndRotate on a Store,
+// with compare-and-swap and the lost-acknowledgement handling of
+// RecoverInStore. Records are resealed lazily (Unlocked.OpenReseal) or in
+// bulk (ResealInStore).
+func (v *Vault) ChangePasswordAndRotateInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) (PersonalKey, error) {
+	if v == nil {
+		return PersonalKey{}, errNilVault
 	}
-	return nil
+	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
+		return v.changePasswordAndRotate(ctx, userID, account, oldPassword, newPassword)
+	})
+	v.auditEvent(ctx, EventRotate, userID, err)
+	return newPK, err
 }
 
 // RecoverInStore recovers userID's account with the personal key (see
 // Recover) and writes the new record with compare-and-swap. The new
-// personal key is returned only if the write succeeded.
+// personal key is returned when the write succeeded, and also, with an
+// error wrapping ErrOutcomeUnknown, when the write may have landed (see
+// "Lost acknowledgements"); it is destroyed only when the write certainly
+// did not land (then the old personal key still opens the account).
 func (v *Vault) RecoverInStore(ctx context.Context, s Store, userID string, pk PersonalKey, newPassword []byte) (PersonalKey, error) {
+	if v == nil {
+		return PersonalKey{}, errNilVault
+	}
 	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
 		return v.recover(ctx, userID, account, pk, newPassword)
 	})
@@ -184,8 +281,11 @@ func (v *Vault) RecoverInStore(ctx context.Context, s Store, userID string, pk P
 }
 
 // RecoverWithEscrowInStore is RecoverWithEscrow on a Store, with
-// compare-and-swap.
+// compare-and-swap and the lost-acknowledgement handling of RecoverInStore.
 func (v *Vault) RecoverWithEscrowInStore(ctx context.Context, s Store, userID string, escrow envelope.Identity, newPassword []byte, actor, reason string) (PersonalKey, error) {
+	if v == nil {
+		return PersonalKey{}, errNilVault
+	}
 	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
 		return v.recoverWithEscrow(ctx, userID, account, escrow, newPassword, actor, reason)
 	})
@@ -194,6 +294,12 @@ func (v *Vault) RecoverWithEscrowInStore(ctx context.Context, s Store, userID st
 }
 
 func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op func([]byte) ([]byte, PersonalKey, error)) (PersonalKey, error) {
+	if s == nil {
+		return PersonalKey{}, errNilStore
+	}
+	if err := ctxErr(ctx); err != nil {
+		return PersonalKey{}, err
+	}
 	account, ver, err := s.Get(ctx, userID)
 	if err != nil {
 		return PersonalKey{}, storeErr(err)
@@ -202,9 +308,12 @@ func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op f
 	if err != nil {
 		return PersonalKey{}, err
 	}
-	if _, err := s.Put(ctx, userID, out, ver); err != nil {
+	if err := putAccount(ctx, s, userID, out, ver); err != nil {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return newPK, err
+		}
 		newPK.Destroy()
-		return PersonalKey{}, storeErr(err)
+		return PersonalKey{}, err
 	}
 	return newPK, nil
 }
@@ -214,13 +323,22 @@ func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op f
 // records. Copies of the record outside s (backups, replicas) are the
 // caller's to delete.
 func (v *Vault) ShredInStore(ctx context.Context, s Store, userID string) error {
+	if v == nil {
+		return errNilVault
+	}
 	err := v.shredInStore(ctx, s, userID)
 	v.auditEvent(ctx, EventShred, userID, err)
 	return err
 }
 
 func (v *Vault) shredInStore(ctx context.Context, s Store, userID string) error {
+	if s == nil {
+		return errNilStore
+	}
 	if err := checkUserID(userID); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx); err != nil {
 		return err
 	}
 	account, ver, err := s.Get(ctx, userID)
@@ -233,6 +351,8 @@ func (v *Vault) shredInStore(ctx context.Context, s Store, userID string) error 
 	}
 	return nil
 }
+
+var errNilStore = fmt.Errorf("%w: nil Store", ErrInvalidInput)
 
 // storeErr prefixes a Store's error, keeping it visible to errors.Is.
 func storeErr(err error) error {

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -18,21 +19,88 @@ import (
 // the garbage collector moving nothing but registers spilling), and
 // plaintexts returned by Open belong to the caller, who should clear them.
 type Unlocked struct {
-	userID string
-	mu     sync.RWMutex
-	rk     *envelope.RecordKey // nil once closed
+	userID     string
+	generation uint64
+	keyGen     uint32
+	rand       io.Reader
+	mu         sync.RWMutex
+	rk         *envelope.RecordKey // current key; nil once closed
+	key        []byte              // current account key (account rewrites); cleared by Close
+	older      []olderRecordKey    // keys of earlier generations, newest first
+}
+
+type olderRecordKey struct {
+	gen uint32
+	rk  *envelope.RecordKey
 }
 
 func newUnlocked(userID string, key []byte, r io.Reader) (*Unlocked, error) {
+	return newUnlockedFrom(userID, nil, key, r)
+}
+
+// newUnlockedFrom returns a handle for key, the key of h (when h is not
+// nil, its older keys are unwrapped and its generations recorded).
+func newUnlockedFrom(userID string, h *envelope.Header, key []byte, r io.Reader) (*Unlocked, error) {
+	u := &Unlocked{userID: userID, rand: r, key: append([]byte(nil), key...)}
+	var older []envelope.OlderKey
+	if h != nil {
+		var err error
+		if older, err = h.OlderKeys(key, accountBinding(userID)); err != nil {
+			clear(u.key)
+			return nil, classify(fmt.Errorf("vault: %w", err))
+		}
+		u.generation, u.keyGen = h.Generation(), h.KeyGeneration()
+	}
+	defer func() {
+		for _, o := range older {
+			clear(o.Key)
+		}
+	}()
 	rk, err := envelope.NewRecordKey(key, r)
 	if err != nil {
+		clear(u.key)
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	return &Unlocked{userID: userID, rk: rk}, nil
+	u.rk = rk
+	for _, o := range older {
+		ork, err := envelope.NewRecordKey(o.Key, r)
+		if err != nil {
+			u.Close()
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+		u.older = append(u.older, olderRecordKey{gen: o.Generation, rk: ork})
+	}
+	return u, nil
 }
 
 // UserID returns the user id the account was opened for.
-func (u *Unlocked) UserID() string { return u.userID }
+func (u *Unlocked) UserID() string {
+	if u == nil {
+		return ""
+	}
+	return u.userID
+}
+
+// Generation returns the authenticated generation of the account record
+// the handle was opened from: 0 for a version-1 account, then one more at
+// every rewrite (password change, recovery, rotation, upgrade, escrow
+// rewrap). Keep the highest value seen per user outside the account row
+// and pass it as UnlockOptions.MinGeneration to detect a rollback.
+func (u *Unlocked) Generation() uint64 {
+	if u == nil {
+		return 0
+	}
+	return u.generation
+}
+
+// KeyGeneration returns the generation of the account key: 0 until the
+// first rotation, one more at each.
+func (u *Unlocked) KeyGeneration() uint32 {
+	if u == nil {
+		return 0
+	}
+	return u.keyGen
+}
 
 // Seal encrypts plaintext into a record bound to the user id, label and
 // the format version (as authenticated data): the record opens only with
@@ -40,6 +108,9 @@ func (u *Unlocked) UserID() string { return u.userID }
 // caller's slot name ("pii", "ssn", "id-document"...); AccountLabel is
 // reserved.
 func (u *Unlocked) Seal(label string, plaintext []byte) ([]byte, error) {
+	if u == nil {
+		return nil, errNilUnlocked
+	}
 	if err := checkLabel(label); err != nil {
 		return nil, err
 	}
@@ -50,30 +121,71 @@ func (u *Unlocked) Seal(label string, plaintext []byte) ([]byte, error) {
 	}
 	out, err := u.rk.Seal(nil, envelope.Binding{UserID: u.userID, Label: label}, plaintext)
 	if err != nil {
-		return nil, fmt.Errorf("vault: seal: %w", err)
+		return nil, classify(fmt.Errorf("vault: seal: %w", err))
 	}
 	return out, nil
 }
 
 // Open returns the plaintext of a record sealed by Seal with the same
-// account key, user id and label, or an error and no plaintext: a record
-// that was tampered with, sealed for another user or another label, or
-// under another account key, is refused (envelope.ErrPayloadAuth or
-// another envelope error, wrapped).
+// account key (or, after a rotation, with one of the older keys the
+// account carries), user id and label, or an error and no plaintext: a
+// record that was tampered with, sealed for another user or another label,
+// or under another account key, is refused (an error wrapping ErrCorrupt
+// and the envelope error, e.g. envelope.ErrPayloadAuth or
+// envelope.ErrCommitment).
 func (u *Unlocked) Open(label string, sealed []byte) ([]byte, error) {
+	pt, _, err := u.open(label, sealed)
+	return pt, err
+}
+
+// OpenReseal is Open that also reseals a record sealed under an older key
+// (one from before a rotation): resealed is the same plaintext sealed under
+// the current key, for the caller to store in place of sealed (the old
+// bytes keep opening as long as the account carries the older key).
+// resealed is nil when sealed is already under the current key.
+func (u *Unlocked) OpenReseal(label string, sealed []byte) (plaintext, resealed []byte, err error) {
+	pt, old, err := u.open(label, sealed)
+	if err != nil || !old {
+		return pt, nil, err
+	}
+	resealed, err = u.Seal(label, pt)
+	if err != nil {
+		clear(pt)
+		return nil, nil, err
+	}
+	return pt, resealed, nil
+}
+
+// open opens sealed with the current key, then (a commitment mismatch:
+// another key) with each older key; old reports that an older key opened it.
+func (u *Unlocked) open(label string, sealed []byte) (pt []byte, old bool, err error) {
+	if u == nil {
+		return nil, false, errNilUnlocked
+	}
 	if err := checkLabel(label); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	if u.rk == nil {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
-	out, err := u.rk.Open(nil, envelope.Binding{UserID: u.userID, Label: label}, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("vault: open: %w", err)
+	b := envelope.Binding{UserID: u.userID, Label: label}
+	out, err := u.rk.Open(nil, b, sealed)
+	if err == nil {
+		return out, false, nil
 	}
-	return out, nil
+	if errors.Is(err, envelope.ErrCommitment) {
+		for _, o := range u.older {
+			if out, oerr := o.rk.Open(nil, b, sealed); oerr == nil {
+				return out, true, nil
+			} else if !errors.Is(oerr, envelope.ErrCommitment) {
+				err = oerr
+				break
+			}
+		}
+	}
+	return nil, false, classify(fmt.Errorf("vault: open: %w", err))
 }
 
 // SealIdentity validates id, encodes it canonically (Identity.MarshalBinary)
@@ -101,10 +213,21 @@ func (u *Unlocked) OpenIdentity(label string, sealed []byte) (*Identity, error) 
 // Close clears the account key. It is idempotent; later calls to Seal,
 // Open, SealIdentity and OpenIdentity return ErrClosed.
 func (u *Unlocked) Close() {
+	if u == nil {
+		return
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.rk != nil {
 		u.rk.Destroy()
 		u.rk = nil
 	}
+	for _, o := range u.older {
+		o.rk.Destroy()
+	}
+	u.older = nil
+	clear(u.key)
+	u.key = nil
 }
+
+var errNilUnlocked = fmt.Errorf("%w: nil Unlocked handle", ErrInvalidInput)

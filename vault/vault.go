@@ -41,10 +41,18 @@ type Config struct {
 	// every password derivation. Losing it makes every password fail.
 	Pepper []byte
 	// Escrow, when not nil, receives a wrapped copy of every account key
-	// (an escrow stanza) at enrollment; password changes and recoveries
-	// keep the escrow stanzas an account has (the escrow package rotates
-	// them). nil: escrow is OFF and no escrow stanza is ever written.
+	// (an escrow stanza) at enrollment and at every rotation. Other
+	// rewrites keep the account's one stanza of it when Escrow can tell
+	// its own stanzas (an Owns(*envelope.Stanza) bool method, as the escrow
+	// package's recipients have) and wrap afresh otherwise. nil: escrow is
+	// OFF: no escrow stanza is ever written, and every rewrite drops the
+	// escrow stanzas an account has.
 	Escrow envelope.Recipient
+	// KeepKeyOnRecover turns off the account-key rotation Recover and
+	// RecoverWithEscrow do by default. Leave it false: a personal key in
+	// use may mean a compromise, and only a rotation makes records sealed
+	// afterwards unreadable with an older account record.
+	KeepKeyOnRecover bool
 	// Audit receives one event per security-relevant operation (see the
 	// package documentation for the fields). nil: events are discarded.
 	Audit *slog.Logger
@@ -78,8 +86,10 @@ type Vault struct {
 	policy  kdf.Policy
 	escrow  envelope.Recipient
 	audit   *slog.Logger
-	rand    io.Reader // nil: crypto/rand
-	now     func() time.Time
+
+	keepKeyOnRecover bool
+	rand             io.Reader // nil: crypto/rand
+	now              func() time.Time
 
 	// kdfRuns counts password derivations started through this Vault: the
 	// password stanzas handed to a password identity plus the password
@@ -111,9 +121,11 @@ func New(cfg Config) (*Vault, error) {
 		deriver: d,
 		policy:  cfg.Policy,
 		escrow:  cfg.Escrow,
-		audit:   cfg.Audit,
-		rand:    cfg.Rand,
-		now:     cfg.Now,
+
+		keepKeyOnRecover: cfg.KeepKeyOnRecover,
+		audit:            cfg.Audit,
+		rand:             cfg.Rand,
+		now:              cfg.Now,
 	}
 	if v.audit == nil {
 		v.audit = slog.New(slog.DiscardHandler)
@@ -153,6 +165,9 @@ func checkLabel(label string) error {
 
 // ctxErr reports a cancelled context before starting expensive work.
 func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", ErrInvalidInput)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("vault: %w", err)
 	}
