@@ -154,3 +154,19 @@ func toLower(s string) string {
 	}
 	return string(b)
 }
+
+// TestGeneratorChunksAsTheDocumentSays: the generator's chunk_plaintext
+// matches the document's examples (section 5.6), so the multi-chunk
+// vectors have Login.gov's piece sizes.
+func TestGeneratorChunksAsTheDocumentSays(t *testing.T) {
+	for n, want := range map[int][]int{
+		1000: {1000}, 4095: {4095}, 4096: {2048, 2048}, 4097: {2048, 2048, 1},
+		8192: {2730, 2730, 2730, 2}, 9000: {3000, 3000, 3000},
+	} {
+		var got []int
+		for _, c := range logingovtest.Chunks(make([]byte, n)) {
+			got = append(got, len(c))
+		}
+		require.Equal(t, want, got, "n = %d", n)
+	}
+}

@@ -91,7 +91,7 @@ func run(out string) error {
 	for k, v := range jane {
 		big[k] = v
 	}
-	big["x_synthetic_padding"] = strings.Repeat("padding ", 400) // pushes the AES layer over 4096 bytes
+	big["x_synthetic_padding"] = strings.Repeat("padding ", 800) // pushes the AES layer over 8192 bytes: 3 or 4 chunks
 
 	f := File{
 		Comment: "Login.gov encrypted-PII values made by legacy/logingov/internal/genvectors (package logingovtest, " +
@@ -140,10 +140,10 @@ func run(out string) error {
 		pt                       []byte
 		want                     string
 	}{
-		{"KMSc three chunks (AES layer over 4096 bytes)", uuidJane, "password", password, logingovtest.Options{}, logingovtest.PIIJSON(logingovtest.Members, big), "ok"},
-		{"LOCc three chunks", uuidJane, "password", password, logingovtest.Options{Layer: logingovtest.LOCc}, logingovtest.PIIJSON(logingovtest.Members, big), "ok"},
+		{"KMSc multi-chunk (AES layer over 8192 bytes)", uuidJane, "password", password, logingovtest.Options{}, logingovtest.PIIJSON(logingovtest.Members, big), "ok"},
+		{"LOCc multi-chunk", uuidJane, "password", password, logingovtest.Options{Layer: logingovtest.LOCc}, logingovtest.PIIJSON(logingovtest.Members, big), "ok"},
 		{"KMSx JSON array form, one chunk", uuidJane, "password", password, logingovtest.Options{Layer: logingovtest.KMSx, KMSxArray: true}, current, "ok"},
-		{"KMSx JSON array form, over 4096 bytes", uuidJane, "password", password, logingovtest.Options{Layer: logingovtest.KMSx}, logingovtest.PIIJSON(logingovtest.Members, big), "ok"},
+		{"KMSx JSON array form, multi-chunk", uuidJane, "password", password, logingovtest.Options{Layer: logingovtest.KMSx}, logingovtest.PIIJSON(logingovtest.Members, big), "ok"},
 		{"LOCc uuid starting with f (sorts between context and pii-encryption)", uuidJohn, "password", password, logingovtest.Options{Layer: logingovtest.LOCc}, current, "ok"},
 		{"salt whose SHA-256 begins 00 (31-byte scrypt salt)", uuidJane, "password", password, logingovtest.Options{Salt: "a6d68dda8f2d6ebb9aa6b05921d98cbff268c74695d48bd3a287b144874e6969"}, current, "ok"},
 		{"salt whose SHA-256 begins 0000 (30-byte scrypt salt)", uuidJane, "personal_key", typed, logingovtest.Options{Salt: "7f6506ba672fa1771c2c18f46e4204aab351c8e81cd6dae670e764586d0c354c"}, current, "ok"},
