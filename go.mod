@@ -3,6 +3,7 @@ module github.com/piivault/piivault
 go 1.26.0
 
 require (
+	github.com/cloudflare/circl v1.6.5
 	github.com/stretchr/testify v1.12.1
 	github.com/tink-crypto/tink-go/v2 v2.9.0
 	golang.org/x/crypto v0.58.0

@@ -14,6 +14,7 @@ import (
 // Limits of a Consent.
 const (
 	MaxPartnerIDLength = 255
+	MaxNonceLength     = 255
 	MaxSubjectLength   = 255
 	MaxPurposeLength   = 1024
 	MaxAttributes      = 32
@@ -23,28 +24,45 @@ const (
 
 // Errors a caller can tell apart with errors.Is.
 var (
-	ErrMalformed         = errors.New("disclosure: malformed encoding")
-	ErrInvalidConsent    = errors.New("disclosure: invalid consent")
-	ErrConsentExpired    = errors.New("disclosure: consent expired")
-	ErrUnknownAttribute  = errors.New("disclosure: unknown attribute name")
-	ErrWrongPartner      = errors.New("disclosure: package is for another partner")
-	ErrUnsupportedSuite  = errors.New("disclosure: unsupported HPKE suite")
-	ErrDecrypt           = errors.New("disclosure: package authentication failed")
-	ErrTooLarge          = errors.New("disclosure: over size limits")
-	ErrAttributesInvalid = errors.New("disclosure: attribute values invalid")
+	ErrMalformed          = errors.New("disclosure: malformed encoding")
+	ErrUnsupportedVersion = errors.New("disclosure: unsupported format version (version-1 packages are unsigned and refused)")
+	ErrInvalidConsent     = errors.New("disclosure: invalid consent")
+	ErrUnknownAttribute   = errors.New("disclosure: unknown attribute name")
+	ErrWrongPartner       = errors.New("disclosure: package is for another partner or partner key")
+	ErrUnsupportedSuite   = errors.New("disclosure: unsupported suite")
+	ErrInvalidKey         = errors.New("disclosure: invalid key")
+	ErrWrongSigner        = errors.New("disclosure: package not signed by a pinned provider key")
+	ErrForged             = errors.New("disclosure: provider signature does not verify")
+	ErrNonce              = errors.New("disclosure: package answers another request (nonce)")
+	ErrNotYetValid        = errors.New("disclosure: package not yet in force")
+	ErrExpired            = errors.New("disclosure: package or consent expired")
+	ErrReplay             = errors.New("disclosure: package already opened (replay)")
+	ErrReplayCacheFull    = errors.New("disclosure: replay cache full")
+	ErrDecrypt            = errors.New("disclosure: package decryption failed")
+	ErrTooLarge           = errors.New("disclosure: over size limits")
+	ErrAttributesInvalid  = errors.New("disclosure: attribute values invalid")
+
+	// ErrConsentExpired is ErrExpired (the name of version 1).
+	ErrConsentExpired = ErrExpired
 )
 
-const consentMagic = "PVCN"
+const (
+	consentMagic   = "PVCN"
+	consentVersion = 2
+)
 
 // Consent is what a user agreed to: release the named attributes to one
-// partner, for a purpose, from GivenAt until ExpiresAt (excluded).
+// partner, for a purpose, from GivenAt until ExpiresAt (excluded), in answer
+// to one request of the partner (Nonce).
 type Consent struct {
-	PartnerID  string    // the partner's identifier, printable ASCII
-	Subject    string    // optional: how the partner knows the user (e.g. a pairwise id)
-	Attributes []string  // attribute names (vault.AttrXxx), any order, no duplicates
-	Purpose    string    // shown to the user when asking, UTF-8
-	GivenAt    time.Time // when the user agreed
-	ExpiresAt  time.Time // when the consent lapses
+	PartnerID  string      // the partner's identifier, printable ASCII
+	PartnerKey Fingerprint // the partner key sealed to; Disclose fills it from the partner's key
+	Nonce      string      // the partner's request nonce (OIDC nonce, SAML request ID), 1..255 bytes
+	Subject    string      // how the partner knows the user: a pairwise id (see Pairwise)
+	Attributes []string    // attribute names (vault.AttrXxx), any order, no duplicates
+	Purpose    string      // shown to the user when asking, UTF-8
+	GivenAt    time.Time   // when the user agreed
+	ExpiresAt  time.Time   // when the consent lapses
 }
 
 // ValidAt reports whether the consent is in force at t: GivenAt <= t <
@@ -53,19 +71,22 @@ func (c Consent) ValidAt(t time.Time) bool {
 	return !t.Before(c.GivenAt) && t.Before(c.ExpiresAt)
 }
 
-// MarshalBinary returns the canonical encoding of c (see the package doc,
-// # FORMAT), with the attribute names sorted. Equal consents give equal
-// bytes. It fails with ErrInvalidConsent if c breaks a limit, lists no
+// MarshalBinary returns the canonical encoding of c (FORMAT.md, section
+// 4), with the attribute names sorted. Equal consents give equal bytes. It
+// fails with ErrInvalidConsent if c breaks a limit, has no nonce, lists no
 // attribute or the same attribute twice, or expires before it is given.
 func (c Consent) MarshalBinary() ([]byte, error) {
 	names, err := c.check()
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 64+len(c.PartnerID)+len(c.Subject)+len(c.Purpose)+len(names)*16)
+	b := make([]byte, 0, 96+len(c.PartnerID)+len(c.Nonce)+len(c.Subject)+len(c.Purpose)+len(names)*16)
 	b = append(b, consentMagic...)
-	b = append(b, 1, byte(len(c.PartnerID)))
+	b = append(b, consentVersion, byte(len(c.PartnerID)))
 	b = append(b, c.PartnerID...)
+	b = append(b, c.PartnerKey[:]...)
+	b = append(b, byte(len(c.Nonce)))
+	b = append(b, c.Nonce...)
 	b = append(b, byte(len(c.Subject)))
 	b = append(b, c.Subject...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(c.Purpose)))
@@ -86,6 +107,9 @@ func (c Consent) check() ([]string, error) {
 	if len(c.PartnerID) == 0 || len(c.PartnerID) > MaxPartnerIDLength || !printable(c.PartnerID) {
 		return bad("partner id must be 1 to 255 bytes of printable ASCII")
 	}
+	if len(c.Nonce) == 0 || len(c.Nonce) > MaxNonceLength {
+		return bad("nonce must be 1 to 255 bytes")
+	}
 	if len(c.Subject) > MaxSubjectLength || !utf8.ValidString(c.Subject) {
 		return bad("subject must be at most 255 bytes of UTF-8")
 	}
@@ -102,10 +126,10 @@ func (c Consent) check() ([]string, error) {
 	slices.Sort(names)
 	for i, n := range names {
 		if !validName(n) {
-			return bad(fmt.Sprintf("attribute name %q", n))
+			return bad("attribute names are 1 to 64 bytes of [a-z0-9_]")
 		}
 		if i > 0 && names[i-1] == n {
-			return bad(fmt.Sprintf("attribute %q listed twice", n))
+			return bad("an attribute is listed twice")
 		}
 	}
 	return names, nil
@@ -191,10 +215,15 @@ func ParseConsent(b []byte) (Consent, error) {
 func parseConsentPrefix(b []byte) (Consent, []byte, error) {
 	var c Consent
 	r := &reader{b: b}
-	if string(r.take(4)) != consentMagic || r.u8() != 1 {
-		return c, nil, fmt.Errorf("%w: consent magic or version", ErrMalformed)
+	if string(r.take(4)) != consentMagic {
+		return c, nil, fmt.Errorf("%w: consent magic", ErrMalformed)
+	}
+	if v := r.u8(); v != consentVersion {
+		return c, nil, fmt.Errorf("%w: consent version %d", ErrUnsupportedVersion, v)
 	}
 	c.PartnerID = string(r.take(r.u8()))
+	copy(c.PartnerKey[:], r.take(len(c.PartnerKey)))
+	c.Nonce = string(r.take(r.u8()))
 	c.Subject = string(r.take(r.u8()))
 	c.Purpose = string(r.take(r.u16()))
 	c.GivenAt = time.Unix(0, int64(r.u64())).UTC()

@@ -1,60 +1,35 @@
 package disclosure_test
 
 import (
+	"bytes"
 	"context"
-	"crypto/ecdh"
+	"crypto/ed25519"
 	"crypto/hpke"
-	"encoding/hex"
-	"encoding/json"
+	"crypto/rand"
+	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/disclosure"
 )
 
-// A partner agency opens a package it received. The package and key come
-// from the repository's known-answer vector (testdata/disclosure).
-func ExampleOpen() {
-	raw, _ := os.ReadFile("../../testdata/disclosure/vectors.json")
-	var vs []struct {
-		IKM     string    `json:"ikm"`
-		Now     time.Time `json:"now"`
-		Package string    `json:"package"`
-	}
-	_ = json.Unmarshal(raw, &vs)
-	ikm, _ := hex.DecodeString(vs[1].IKM)
-	pkg, _ := hex.DecodeString(vs[1].Package)
+// The whole flow: the agency sends a request with a nonce; the user's
+// account is unlocked with her password; she agrees to share two
+// attributes; the service signs and seals them to the agency; the agency
+// verifies the provider's signature against the key it pinned, then opens.
+func Example() {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 
-	// The agency's private key (MLKEM768-X25519); in production it lives in
-	// the agency's KMS or HSM.
-	sk, _ := hpke.MLKEM768X25519().DeriveKeyPair(ikm)
-
-	d, err := disclosure.Open(sk, "urn:gov:example:agency-a", pkg, vs[1].Now)
+	// The identity provider: its signing key (Ed25519; an HSM-held ECDSA
+	// P-256 key for FIPS, or a HybridSigner with ML-DSA-65) and its vault.
+	_, providerKey, _ := ed25519.GenerateKey(rand.Reader)
+	discloser, err := disclosure.New(disclosure.Config{Signer: providerKey})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("purpose:", d.Consent.Purpose)
-	for _, a := range d.Attributes {
-		fmt.Println(a.Name, "=", a.Value)
-	}
-	_, err = disclosure.Open(sk, "urn:gov:example:agency-b", pkg, vs[1].Now)
-	fmt.Println("as agency B:", err)
-	// Output:
-	// purpose: Verify identity for benefits application
-	// birthdate = 1980-02-29
-	// family_name = Sample
-	// given_name = Jane
-	// as agency B: disclosure: package is for another partner
-}
-
-// The whole flow: the user's account is unlocked with her password, she
-// agrees to share two attributes, the service seals them to the agency.
-func Example() {
-	ctx := context.Background()
-	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	v, _ := vault.New(vault.Config{})
 	pw := []byte("correct horse battery staple")
 	account, _, _ := v.Enroll(ctx, "user-42", pw)
@@ -66,25 +41,42 @@ func Example() {
 	defer u.Close()
 	sealed, _ := u.SealIdentity("pii", &vault.Identity{GivenName: "Jane", FamilyName: "Sample", BirthDate: "1980-02-29", SSN: "900123456"})
 
-	// The agency's key pair; it publishes the public half.
-	agencyKey, _ := hpke.DHKEM(ecdh.X25519()).GenerateKey()
-	agency := disclosure.Partner{ID: "agency-a", PublicKey: agencyKey.PublicKey()}
+	// The agency: its HPKE key pair (post-quantum hybrid; it publishes the
+	// public half) and the provider key it pinned by fingerprint, obtained
+	// out of band.
+	agencyKey, _ := hpke.MLKEM768P256().GenerateKey()
+	pinned, err := disclosure.PinProviderKey(providerKey.Public(), discloser.Fingerprint())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	agency, err := disclosure.NewOpener(disclosure.OpenerConfig{
+		PartnerID: "agency-a", Key: agencyKey, Providers: []*disclosure.ProviderKey{pinned},
+		Replay: disclosure.NewMemoryReplayCache(100_000),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const nonce = "n-0S6_WzA2Mj" // from the agency's OIDC request
 
 	consent := disclosure.Consent{
-		PartnerID:  agency.ID,
+		PartnerID:  "agency-a",
+		Nonce:      nonce,
 		Attributes: []string{vault.AttrGivenName, vault.AttrBirthDate},
 		Purpose:    "Verify identity for benefits application",
 		GivenAt:    now,
 		ExpiresAt:  now.Add(30 * 24 * time.Hour),
 	}
-	pkg, err := disclosure.New(disclosure.Config{}).Disclose(ctx, u, "pii", sealed, consent, agency, now)
+	pkg, err := discloser.Disclose(ctx, u, "pii", sealed, consent,
+		disclosure.Partner{ID: "agency-a", PublicKey: agencyKey.PublicKey()}, now)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	// At the agency.
-	d, err := disclosure.Open(agencyKey, "agency-a", pkg, now.Add(time.Hour))
+	// At the agency, a minute later.
+	d, err := agency.Open(ctx, pkg, nonce, now.Add(time.Minute))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -92,7 +84,32 @@ func Example() {
 	for _, a := range d.Attributes {
 		fmt.Println(a.Name, "=", a.Value)
 	}
+	_, err = agency.Open(ctx, pkg, nonce, now.Add(time.Minute))
+	fmt.Println("again:", errors.Is(err, disclosure.ErrReplay))
+	_, err = agency.Open(ctx, pkg, "another-request", now.Add(time.Minute))
+	fmt.Println("for another request:", errors.Is(err, disclosure.ErrNonce))
+	_, err = agency.Open(ctx, pkg, nonce, now.Add(time.Hour))
+	fmt.Println("an hour later:", errors.Is(err, disclosure.ErrExpired))
 	// Output:
 	// birthdate = 1980-02-29
 	// given_name = Jane
+	// again: true
+	// for another request: true
+	// an hour later: true
+}
+
+// Pairwise subject identifiers: each partner gets its own, stable
+// identifier for a user.
+func ExamplePairwise_Subject() {
+	p, _ := disclosure.NewPairwise(bytes.Repeat([]byte{0x42}, 32)) // a random 32-byte secret in production
+	a1, _ := p.Subject("urn:gov:example:agency-a", "user-42")
+	a2, _ := p.Subject("urn:gov:example:agency-a", "user-42")
+	b, _ := p.Subject("urn:gov:example:agency-b", "user-42")
+	fmt.Println(a1)
+	fmt.Println(b)
+	fmt.Println("stable:", a1 == a2, "linkable:", a1 == b)
+	// Output:
+	// bKFhVSHigy5RVAD1wxeeRjdmePmZ1qPpMKfjPnKPXmo
+	// XzLdkhmJgfu0wyaYm9ktiiQjBYi2TCUnl3kk1LTeFEM
+	// stable: true linkable: false
 }

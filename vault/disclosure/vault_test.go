@@ -37,13 +37,24 @@ func TestDiscloseThroughAnUnlockedVaultAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	sk := partnerKey(t, defaultKEM(), 1)
-	d := New(Config{Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
+	d, err := New(Config{Signer: ed25519Signer(7), Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := consentFor("agency-a", vault.AttrGivenName, vault.AttrBirthDate)
 	pkg, err := d.Disclose(ctx, u, "pii", sealed, c, Partner{ID: "agency-a", PublicKey: sk.PublicKey()}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Open(sk, "agency-a", pkg, t0)
+	pin, err := PinProviderKey(ed25519Signer(7).Public(), d.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOpener(OpenerConfig{PartnerID: "agency-a", Key: sk, Providers: []*ProviderKey{pin}, Replay: NewMemoryReplayCache(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Open(ctx, pkg, testNonce, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
