@@ -54,6 +54,10 @@ func Example() {
 	restored := vault.NewMemStore()
 	_, _ = restored.Put(ctx, "user-0001", backup, 0)
 	_, err := v.UnlockInStore(ctx, layer.Store(restored), "user-0001", []byte("correct horse"))
+	fmt.Println(errors.Is(err, vault.ErrWrongSecret)) // as for an unknown user
+	_, err = layer.Unwrap(ctx, "user-0001", backup)
 	fmt.Println(errors.Is(err, shred.ErrShredded), kr.Unwraps())
-	// Output: true 1
+	// Output:
+	// true
+	// true 1
 }

@@ -100,8 +100,12 @@ func TestRestoredBackupAfterShredOpensWithNoSecret(t *testing.T) {
 	restored := l.Store(restoreAccounts(t, dbBackup))
 	opensNothing := func(s vault.Store) {
 		t.Helper()
+		// A shredded user is an unknown user: the vault answers as for a
+		// wrong password (no enumeration).
 		_, err := v.UnlockInStore(ctx, s, jane, password)
-		require.ErrorIs(t, err, shred.ErrShredded, "password")
+		require.ErrorIs(t, err, vault.ErrWrongSecret, "password")
+		_, _, err = s.Get(ctx, jane)
+		require.ErrorIs(t, err, shred.ErrShredded)
 		require.ErrorIs(t, err, vault.ErrNotFound)
 		_, err = v.RecoverInStore(ctx, s, jane, pk, []byte("new password"))
 		require.ErrorIs(t, err, shred.ErrShredded, "personal key")
@@ -194,7 +198,7 @@ func TestLifecycleThroughTheLayeredStore(t *testing.T) {
 	u.Close()
 	require.NoError(t, v.ShredInStore(ctx, s, jane))
 	_, err = v.UnlockInStore(ctx, s, jane, []byte("three"))
-	require.ErrorIs(t, err, vault.ErrNotFound)
+	require.ErrorIs(t, err, vault.ErrWrongSecret, "a shredded user looks unknown")
 	_, err = l.Unwrap(ctx, jane, []byte("PVSH\x01"+string(make([]byte, envelope.RecordOverhead))))
 	require.ErrorIs(t, err, shred.ErrShredded, "ShredInStore through the decorator deletes the key")
 }
@@ -305,7 +309,7 @@ func TestShredDeletesTheKeyFirstAndCanBeRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, s.Shred(ctx, jane), errInjected)
 	require.Zero(t, keys.Len(), "the key went first")
-	_, err = v.UnlockInStore(ctx, s, jane, []byte("pw"))
+	_, _, err = s.Get(ctx, jane)
 	require.ErrorIs(t, err, shred.ErrShredded, "already unopenable")
 	require.NoError(t, s.Shred(ctx, jane), "retry finishes")
 	_, _, err = inner.Get(ctx, jane)

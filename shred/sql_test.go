@@ -206,6 +206,8 @@ func TestSQLKeyStoreUnderTheLayerShredsThroughBackups(t *testing.T) {
 	require.NoError(t, s.Shred(ctx, jane))
 	require.Empty(t, f.rows)
 	_, err = v.UnlockInStore(ctx, l.Store(restoreAccounts(t, backup)), jane, []byte("pw"))
+	require.ErrorIs(t, err, vault.ErrWrongSecret)
+	_, _, err = l.Store(restoreAccounts(t, backup)).Get(ctx, jane)
 	require.ErrorIs(t, err, shred.ErrShredded)
 	// The failure of the key database is not mistaken for a shred.
 	f.failAll.Store(true)
