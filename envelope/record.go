@@ -1,45 +1,102 @@
 package envelope
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/fips140"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 )
 
-// RecordKey seals and opens records under single-use subkeys derived from
-// a key. It is safe for concurrent use by Seal and Open; Destroy must not
-// run concurrently with them.
+// Record format version 3 (FORMAT.md section 4.1): the version
+// RecordKey.Seal writes. Version-1 records (Version1) keep opening. Version
+// byte 2 is reserved and refused: the version-1 golden vectors use it as
+// their example of an unknown version, and golden files never change.
+const (
+	// RecordVersion3 is the record version that names its key generation.
+	RecordVersion3 = 3
+	// RecordGenerationSize is the size of a version-3 record's key
+	// generation field (a big-endian uint32).
+	RecordGenerationSize = 4
+	// RecordOverheadV3 is the length of a version-3 record minus its
+	// plaintext: magic, version, suite, generation, commitment, nonce, tag.
+	// (RecordOverhead, 98, is version 1's and an upper bound for both.)
+	RecordOverheadV3 = recordV3PrefixSize + CommitmentSize + gcmNonceSize + gcmTagSize
+)
+
+const (
+	recordV3PrefixSize = 4 + 1 + 1 + RecordGenerationSize // magic, version, suite, generation
+	recordV3HeaderSize = recordV3PrefixSize + CommitmentSize
+
+	labelRecordV3Salt   = "piivault/envelope/v3/record"
+	labelRecordV3GCM    = "piivault/envelope/v3/record-gcm"
+	labelRecordV3Commit = "piivault/envelope/v3/record-commitment"
+)
+
+// ErrGeneration is returned (wrapped) by RecordKey.Open for a record sealed
+// under another key generation than the RecordKey's: the caller holds the
+// wrong key for this record (typically an older or newer account key after
+// a rotation) and should pick the key that RecordGeneration names.
+var ErrGeneration = errors.New("envelope: record sealed under another key generation")
+
+// RecordKey seals and opens records under a key of one key generation. It is
+// safe for concurrent use by Seal and Open; Destroy must not run
+// concurrently with them.
 //
-// A record is
+// Seal writes version-3 records (FORMAT.md section 4.1):
 //
-//	"PVER" || version (1) || suite (1) || salt (32) || commitment (32) ||
+//	"PVER" || version (3) || suite (1) || generation (u32) || commitment (32) ||
 //	nonce (12) || AES-256-GCM ciphertext || tag (16)
 //
-// with, for each record, a fresh random salt and
+// under two keys derived once per RecordKey:
 //
-//	PRK = HKDF-Extract(salt = "piivault/envelope/v1/record", IKM = key)   (once, in NewRecordKey)
-//	encKey || commitment = HKDF-Expand(PRK, info = record[:38] || binding, 64)
+//	PRK        = HKDF-Extract(salt = "piivault/envelope/v3/record", IKM = key)
+//	enc_key    = HKDF-Expand(PRK, "piivault/envelope/v3/record-gcm" || u32 generation, 32)
+//	commit_key = HKDF-Expand(PRK, "piivault/envelope/v3/record-commitment" || u32 generation, 32)
+//	commitment = HMAC-SHA256(commit_key, record[:10] || nonce || binding)
+//	ciphertext || tag = AES-256-GCM(enc_key, nonce, plaintext, record[:10] || binding)
 //
-// encKey seals the plaintext (and nothing else) with a random nonce and
-// associated data record[:70] || binding; commitment is stored and checked in
-// constant time before decryption. See FORMAT.md.
+// The commitment is checked in constant time before decryption: it binds
+// the key, the generation, the nonce and the binding, and AES-GCM under a
+// committed key and nonce has exactly one plaintext for a ciphertext, so a
+// record opens under one key and one binding only (CMT-4, as version 1).
+//
+// Open also reads version-1 records (a fresh per-record subkey from a 256-bit
+// salt, FORMAT.md section 4.2), which belong to generation 0.
 //
 // # How many records
 //
-// Each record uses a fresh key derived from a 256-bit random salt, so the only
-// way two records share an AES key and nonce is a salt collision: after 2^48
-// records under one key its probability is below 2^-160 (birthday bound
-// q^2/2^257), and it stays below 2^-32 up to 2^112 records. No per-key
-// usage limit of AES-GCM (NIST SP 800-38D's 2^32 random nonces) applies,
-// because every GCM key seals exactly one message. In practice the bound
-// is the 16 MiB plaintext limit per record, not the number of records.
+// Version-3 records of one key and generation share one AES-GCM key with
+// random 96-bit nonces, so NIST SP 800-38D section 8.3 limits them to 2^32
+// records per key and generation (after q records two share a nonce with
+// probability below q^2/2^97: 2^-33 at q = 2^32). Rotate the key (a new
+// generation) long before: a vault account key seals one user's records,
+// orders of magnitude fewer. The limit is across all processes using the
+// key; RecordKey does not count.
 type RecordKey struct {
-	hmacKey   // HMAC-SHA256 keyed with PRK
-	rand      io.Reader
+	gen         uint32
+	rand        io.Reader // nil: crypto/rand
+	fips        bool      // fips140.Enabled(): the module's HMAC, HKDF and nonces
+	gcm         cipher.AEAD
+	moduleNonce bool // gcm is cipher.NewGCMWithRandomNonce's
+	commit      hmacKey
+	commitKey   []byte // FIPS mode only: commit_key for crypto/hmac
+	prefix      [recordV3PrefixSize]byte
+
+	// Version 1 (generation 0 only).
+	v1    hmacKey
+	v1PRK []byte // FIPS mode only: for crypto/hkdf
+	hasV1 bool
+
 	pool      sync.Pool
 	destroyed bool
 }
@@ -48,57 +105,137 @@ type RecordKey struct {
 // allocate nothing but their output.
 type recScratch struct {
 	hashScratch
-	hdr    [RecordHeaderSize]byte
+	mac    hash.Hash // FIPS mode: crypto/hmac keyed with commit_key
+	nonce  [gcmNonceSize]byte
+	hdr    [RecordHeaderSize]byte // version 1
 	rnd    [RecordSaltSize + gcmNonceSize]byte
 	t1, t2 [sha256.Size]byte
 	ad     []byte // record header || binding
 }
 
-// NewRecordKey prepares key for sealing records; r supplies per-record salts
-// (crypto/rand when nil). key is copied (as HKDF-Extract output); clear
-// your copy when done.
+// NewRecordKey prepares key for sealing records of key generation 0 (the
+// generation of every version-1 record): NewRecordKeyForGeneration(key, 0, r).
 func NewRecordKey(key []byte, r io.Reader) (*RecordKey, error) {
+	return NewRecordKeyForGeneration(key, 0, r)
+}
+
+// NewRecordKeyForGeneration prepares key, the key of generation gen, for
+// sealing and opening records. Records it seals carry gen; Open refuses a
+// record of another generation with ErrGeneration before any cryptographic
+// work. Only a generation-0 key opens version-1 records. r supplies the
+// per-record nonces (crypto/rand when nil; under FIPS 140-3 mode the module
+// draws them and r is unused) and must be safe for concurrent use if Seal
+// is. key is not retained (only keys derived from it); clear your copy when
+// done.
+func NewRecordKeyForGeneration(key []byte, gen uint32, r io.Reader) (*RecordKey, error) {
+	return newRecordKey(key, gen, r, fips140.Enabled())
+}
+
+// newRecordKey is NewRecordKeyForGeneration with the FIPS 140-3 code path
+// chosen by the caller (tests run both and compare).
+func newRecordKey(key []byte, gen uint32, r io.Reader, fips bool) (*RecordKey, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	if r == nil {
-		r = rand.Reader
+	k := &RecordKey{gen: gen, rand: r, fips: fips}
+	if r == rand.Reader {
+		k.rand = nil
 	}
-	prk, err := hkdf.Extract(sha256.New, key, []byte(labelRecordSalt))
+	copy(k.prefix[:], recordMagic)
+	k.prefix[4], k.prefix[5] = RecordVersion3, SuiteAES256GCM
+	binary.BigEndian.PutUint32(k.prefix[6:], gen)
+
+	prk, err := hkdf.Extract(sha256.New, key, []byte(labelRecordV3Salt))
 	if err != nil {
 		return nil, fmt.Errorf("envelope: hkdf: %w", err)
 	}
 	defer clear(prk)
-	k := &RecordKey{hmacKey: newHMACKey(prk), rand: r}
+	encKey, err := hkdf.Expand(sha256.New, prk, labelRecordV3GCM+string(k.prefix[6:]), KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	defer clear(encKey)
+	commitKey, err := hkdf.Expand(sha256.New, prk, labelRecordV3Commit+string(k.prefix[6:]), KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	block, err := aes.NewCipher(encKey)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: aes: %w", err)
+	}
+	if k.fips {
+		k.gcm, err = cipher.NewGCMWithRandomNonce(block)
+		k.moduleNonce = true
+		k.commitKey = commitKey
+	} else {
+		k.gcm, err = cipher.NewGCM(block)
+		k.commit = newHMACKey(commitKey)
+		clear(commitKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("envelope: gcm: %w", err)
+	}
+
+	if gen == 0 {
+		prk1, err := hkdf.Extract(sha256.New, key, []byte(labelRecordSalt))
+		if err != nil {
+			return nil, fmt.Errorf("envelope: hkdf: %w", err)
+		}
+		if k.fips {
+			k.v1PRK = prk1
+		} else {
+			k.v1 = newHMACKey(prk1)
+			clear(prk1)
+		}
+		k.hasV1 = true
+	}
 	k.pool.New = func() any {
-		return &recScratch{hashScratch: newHashScratch(), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField)}
+		s := &recScratch{hashScratch: newHashScratch(), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField)}
+		if k.fips {
+			s.mac = hmac.New(sha256.New, k.commitKey)
+		}
+		return s
 	}
 	return k, nil
 }
 
-// Destroy clears the key material held by k; Seal and Open fail afterwards.
-// Hash states left in pooled scratch memory hold only values derived through
-// SHA-256 and are overwritten by reuse, not cleared.
+// Generation returns the key generation k seals under and opens.
+func (k *RecordKey) Generation() uint32 { return k.gen }
+
+// Destroy clears the key material held by k that Go lets a program reach;
+// Seal and Open fail afterwards. Not cleared (Go offers no way): the AES
+// key schedule and GCM state inside crypto/cipher, and, under FIPS 140-3
+// mode, the HMAC states of pooled crypto/hmac instances; hash states left in
+// pooled scratch memory hold only values derived through SHA-256 and are
+// overwritten by reuse.
 func (k *RecordKey) Destroy() {
-	k.hmacKey.destroy()
+	k.commit.destroy()
+	k.v1.destroy()
+	clear(k.commitKey)
+	clear(k.v1PRK)
+	k.gcm = nil
 	k.destroyed = true
 }
 
-// derive fills s.t1 (encryption key) and s.t2 (commitment) from the
-// first 38 bytes of s.hdr and b: HKDF-Expand(PRK, s.hdr[:38] || binding, 64).
-func (k *RecordKey) derive(s *recScratch, b Binding) {
-	s.ad = appendBinding(append(s.ad[:0], s.hdr[:4+1+1+RecordSaltSize]...), b)
-	info := s.ad
-	s.tmp[0] = 1
-	k.sum(&s.hashScratch, &s.t1, nil, info, s.tmp[:1])
-	s.tmp[0] = 2
-	k.sum(&s.hashScratch, &s.t2, s.t1[:], info, s.tmp[:1])
+func (k *RecordKey) usable() error {
+	if k == nil || k.destroyed || k.gcm == nil {
+		return fmt.Errorf("envelope: record key destroyed or not made by NewRecordKey: %w", ErrInvalidKey)
+	}
+	return nil
 }
 
-// setAD sets s.ad to the AEAD's associated data: the whole record header
-// (with the commitment) followed by the binding.
-func (s *recScratch) setAD(b Binding) {
-	s.ad = appendBinding(append(s.ad[:0], s.hdr[:]...), b)
+// commitment computes HMAC-SHA256(commit_key, prefix || nonce || binding)
+// into out; s.ad must hold prefix || binding.
+func (k *RecordKey) commitment(s *recScratch, out *[sha256.Size]byte, nonce []byte) {
+	if k.fips {
+		s.mac.Reset()
+		s.mac.Write(s.ad[:recordV3PrefixSize])
+		s.mac.Write(nonce)
+		s.mac.Write(s.ad[recordV3PrefixSize:])
+		s.mac.Sum(out[:0])
+		return
+	}
+	k.commit.sum(&s.hashScratch, out, s.ad[:recordV3PrefixSize], nonce, s.ad[recordV3PrefixSize:])
 }
 
 func (s *recScratch) wipe() {
@@ -106,16 +243,14 @@ func (s *recScratch) wipe() {
 	clear(s.tmp[:])
 }
 
-// Seal appends the sealed record of plaintext, bound to b, to dst, and
-// returns the extended slice (len(plaintext)+RecordOverhead bytes longer).
-// plaintext may overlap the returned slice (sealing in place with
-// plaintext[:0] as dst works); it is never modified otherwise. Besides the
-// output (allocated only when dst lacks the capacity), each call allocates
-// the AES key schedule and GCM state of its one-use subkey (crypto/aes and
-// crypto/cipher offer no way to rekey without allocating).
+// Seal appends the sealed version-3 record of plaintext, bound to b, to
+// dst, and returns the extended slice (len(plaintext)+RecordOverheadV3 bytes
+// longer). plaintext may overlap the returned slice (sealing in place with
+// plaintext[:0] as dst works); it is never modified otherwise. It allocates
+// only the output, and only when dst lacks the capacity.
 func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error) {
-	if k.destroyed || k.inner == nil {
-		return nil, fmt.Errorf("envelope: record key destroyed or not made by NewRecordKey: %w", ErrInvalidKey)
+	if err := k.usable(); err != nil {
+		return nil, err
 	}
 	if err := checkBinding(b); err != nil {
 		return nil, err
@@ -125,70 +260,139 @@ func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error
 	}
 	s := k.pool.Get().(*recScratch)
 	defer k.pool.Put(s)
-	defer s.wipe()
-	// One read for the salt and the nonce.
-	if _, err := io.ReadFull(k.rand, s.rnd[:]); err != nil {
-		return nil, fmt.Errorf("envelope: reading record salt: %w", err)
-	}
-	copy(s.hdr[:], recordMagic)
-	s.hdr[4], s.hdr[5] = Version1, SuiteAES256GCM
-	copy(s.hdr[6:6+RecordSaltSize], s.rnd[:RecordSaltSize])
-	k.derive(s, b)
-	copy(s.hdr[6+RecordSaltSize:], s.t2[:])
-	s.setAD(b)
+	s.ad = appendBinding(append(s.ad[:0], k.prefix[:]...), b)
 
-	ret, out := sliceForAppend(dst, RecordOverhead+len(plaintext))
-	body := out[RecordHeaderSize:] // nonce || ciphertext || tag
-	if anyOverlap(out, plaintext) {
-		// Move the plaintext out of the way of the record header; gcmSeal
-		// handles the rest of the overlap.
-		copy(body, plaintext)
-		plaintext = body[:len(plaintext)]
+	ret, out := sliceForAppend(dst, RecordOverheadV3+len(plaintext))
+	body := out[recordV3HeaderSize:] // nonce || ciphertext || tag
+	if k.moduleNonce {
+		// The module draws the nonce and writes nonce || ciphertext || tag;
+		// it accepts only plaintext that starts where its output starts.
+		if anyOverlap(out, plaintext) {
+			copy(body, plaintext)
+			plaintext = body[:len(plaintext)]
+		}
+		k.gcm.Seal(body[:0], nil, plaintext, s.ad)
+		copy(s.nonce[:], body)
+	} else {
+		if err := k.readNonce(s.nonce[:]); err != nil {
+			return nil, err
+		}
+		ct := body[gcmNonceSize:]
+		if anyOverlap(out, plaintext) {
+			// Move the plaintext out of the way of the header and nonce.
+			copy(ct, plaintext)
+			plaintext = ct[:len(plaintext)]
+		}
+		k.gcm.Seal(ct[:0], s.nonce[:], plaintext, s.ad)
+		copy(body, s.nonce[:])
 	}
-	copy(out, s.hdr[:])
-	gcmSeal(body[:0], s.t1[:], s.rnd[RecordSaltSize:], plaintext, s.ad)
+	copy(out, k.prefix[:])
+	k.commitment(s, (*[sha256.Size]byte)(out[recordV3PrefixSize:recordV3HeaderSize]), s.nonce[:])
 	return ret, nil
 }
 
+func (k *RecordKey) readNonce(nonce []byte) error {
+	if k.rand == nil {
+		rand.Read(nonce) // never fails (crypto/rand)
+		return nil
+	}
+	if _, err := io.ReadFull(k.rand, nonce); err != nil {
+		return fmt.Errorf("envelope: reading record nonce: %w", err)
+	}
+	return nil
+}
+
 // Open appends the plaintext of record, which must have been sealed under
-// the same key and b, to dst. On any failure it returns nil and an error,
-// and the bytes it wrote past len(dst) are cleared: no unauthenticated
-// plaintext is ever returned. Checks, in order: length (ErrMalformed,
-// ErrTooLarge), magic (ErrMalformed), version and suite (ErrVersion), key
-// commitment (ErrCommitment: another key or binding), tag (ErrPayloadAuth).
+// the same key, generation and b, to dst. On any failure it returns nil and
+// an error, and the bytes it wrote past len(dst) are cleared: no
+// unauthenticated plaintext is ever returned. Checks, in order: length
+// (ErrMalformed, ErrTooLarge), magic (ErrMalformed), version and suite
+// (ErrVersion), generation (ErrGeneration), key commitment (ErrCommitment:
+// another key or binding, or an altered nonce), tag (ErrPayloadAuth).
 // record may overlap dst's spare capacity (opening in place with record[:0]
-// as dst works). Allocations are as for Seal.
+// as dst works). It allocates only the output, and only when dst lacks the
+// capacity (version-1 records: also the one-use subkey's AES and GCM state).
 func (k *RecordKey) Open(dst []byte, b Binding, record []byte) ([]byte, error) {
-	if k.destroyed || k.inner == nil {
-		return nil, fmt.Errorf("envelope: record key destroyed or not made by NewRecordKey: %w", ErrInvalidKey)
+	if err := k.usable(); err != nil {
+		return nil, err
 	}
 	if err := checkBinding(b); err != nil {
 		return nil, err
 	}
-	if err := checkRecord(record); err != nil {
+	v, err := recordVersion(record)
+	if err != nil {
 		return nil, err
+	}
+	if gen := recordGen(v, record); gen != k.gen {
+		return nil, fmt.Errorf("envelope: record of key generation %d opened with generation %d: %w", gen, k.gen, ErrGeneration)
+	}
+	if v == Version1 {
+		return k.openV1(dst, b, record)
+	}
+	s := k.pool.Get().(*recScratch)
+	defer k.pool.Put(s)
+	s.ad = appendBinding(append(s.ad[:0], record[:recordV3PrefixSize]...), b)
+	data := record[recordV3HeaderSize:] // nonce || ciphertext || tag
+	k.commitment(s, &s.t2, data[:gcmNonceSize])
+	if subtle.ConstantTimeCompare(s.t2[:], record[recordV3PrefixSize:recordV3HeaderSize]) != 1 {
+		return nil, fmt.Errorf("envelope: record commitment does not match this key and binding: %w", ErrCommitment)
+	}
+	ret, out := sliceForAppend(dst, len(data)-gcmNonceSize-gcmTagSize)
+	if k.moduleNonce {
+		if anyOverlap(out, data) && &out[0] != &data[0] {
+			data = moveTo(ret, len(dst), data)
+		}
+		_, err = k.gcm.Open(out[:0], nil, data, s.ad)
+	} else {
+		copy(s.nonce[:], data)
+		ct := data[gcmNonceSize:]
+		if anyOverlap(out, ct) && &out[0] != &ct[0] {
+			ct = moveTo(ret, len(dst), ct)
+		}
+		_, err = k.gcm.Open(out[:0], s.nonce[:], ct, s.ad)
+	}
+	if err != nil {
+		clear(out)
+		return nil, fmt.Errorf("envelope: record: %w", ErrPayloadAuth)
+	}
+	return ret, nil
+}
+
+// moveTo copies data to ret[at:] when ret has the capacity, or to a new
+// buffer, so that an AEAD writing to ret[at:] sees an exact overlap or
+// none.
+func moveTo(ret []byte, at int, data []byte) []byte {
+	if cap(ret)-at >= len(data) {
+		buf := ret[at : at+len(data)]
+		copy(buf, data)
+		return buf
+	}
+	return append([]byte(nil), data...)
+}
+
+// openV1 opens a version-1 record (FORMAT.md section 4.2): a subkey and
+// commitment derived per record from its salt.
+func (k *RecordKey) openV1(dst []byte, b Binding, record []byte) ([]byte, error) {
+	if !k.hasV1 {
+		return nil, fmt.Errorf("envelope: version-1 record needs a generation-0 key: %w", ErrGeneration)
 	}
 	s := k.pool.Get().(*recScratch)
 	defer k.pool.Put(s)
 	defer s.wipe()
 	copy(s.hdr[:], record)
-	k.derive(s, b)
+	if err := k.deriveV1(s, b); err != nil {
+		return nil, err
+	}
 	if subtle.ConstantTimeCompare(s.t2[:], s.hdr[6+RecordSaltSize:]) != 1 {
 		return nil, fmt.Errorf("envelope: record commitment does not match this key and binding: %w", ErrCommitment)
 	}
-	s.setAD(b)
+	s.ad = appendBinding(append(s.ad[:0], s.hdr[:]...), b)
 	data := record[RecordHeaderSize:] // nonce || ciphertext || tag
 	ret, out := sliceForAppend(dst, len(data)-gcmNonceSize-gcmTagSize)
 	if anyOverlap(out, data) && &out[0] != &data[0] {
 		// Move the sealed data to where the plaintext goes, so that the
 		// AEAD sees an exact overlap.
-		if cap(ret)-len(dst) >= len(data) {
-			buf := ret[len(dst) : len(dst)+len(data)]
-			copy(buf, data)
-			data = buf
-		} else {
-			data = append([]byte(nil), data...)
-		}
+		data = moveTo(ret, len(dst), data)
 	}
 	if _, err := gcmOpen(out[:0], s.t1[:], data, s.ad); err != nil {
 		clear(out)
@@ -197,21 +401,82 @@ func (k *RecordKey) Open(dst []byte, b Binding, record []byte) ([]byte, error) {
 	return ret, nil
 }
 
+// deriveV1 fills s.t1 (encryption key) and s.t2 (commitment) from the
+// first 38 bytes of s.hdr and b: HKDF-Expand(PRK, s.hdr[:38] || binding, 64),
+// with crypto/hkdf under FIPS 140-3 mode and the precomputed HMAC otherwise.
+func (k *RecordKey) deriveV1(s *recScratch, b Binding) error {
+	s.ad = appendBinding(append(s.ad[:0], s.hdr[:4+1+1+RecordSaltSize]...), b)
+	info := s.ad
+	if k.fips {
+		okm, err := hkdf.Expand(sha256.New, k.v1PRK, string(info), KeySize+CommitmentSize)
+		if err != nil {
+			return fmt.Errorf("envelope: hkdf: %w", err)
+		}
+		copy(s.t1[:], okm)
+		copy(s.t2[:], okm[KeySize:])
+		clear(okm)
+		return nil
+	}
+	s.tmp[0] = 1
+	k.v1.sum(&s.hashScratch, &s.t1, nil, info, s.tmp[:1])
+	s.tmp[0] = 2
+	k.v1.sum(&s.hashScratch, &s.t2, s.t1[:], info, s.tmp[:1])
+	return nil
+}
+
+// RecordGeneration returns the key generation record was sealed under,
+// without a key: the field of a version-3 record, 0 for a version-1 record.
+// It checks what Open checks first (length, magic, version and suite); the
+// generation is not authenticated until Open succeeds.
+func RecordGeneration(record []byte) (uint32, error) {
+	v, err := recordVersion(record)
+	if err != nil {
+		return 0, err
+	}
+	return recordGen(v, record), nil
+}
+
+func recordGen(version byte, record []byte) uint32 {
+	if version == Version1 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(record[6:recordV3PrefixSize])
+}
+
 // checkRecord checks the length, magic, version and suite of a record.
 func checkRecord(record []byte) error {
+	_, err := recordVersion(record)
+	return err
+}
+
+// recordVersion checks the length, magic, version and suite of a record
+// and returns its version. The longest version-1 record bounds every
+// record before anything else is read.
+func recordVersion(record []byte) (byte, error) {
 	if len(record) > MaxRecordSize+RecordOverhead {
-		return fmt.Errorf("envelope: record of %d bytes, limit %d: %w", len(record), MaxRecordSize+RecordOverhead, ErrTooLarge)
+		return 0, fmt.Errorf("envelope: record of %d bytes, limit %d: %w", len(record), MaxRecordSize+RecordOverhead, ErrTooLarge)
 	}
-	if len(record) < RecordOverhead {
-		return fmt.Errorf("envelope: record of %d bytes, shorter than %d: %w", len(record), RecordOverhead, ErrMalformed)
+	if len(record) < RecordOverheadV3 {
+		return 0, fmt.Errorf("envelope: record of %d bytes, shorter than %d: %w", len(record), RecordOverheadV3, ErrMalformed)
 	}
 	if string(record[:4]) != recordMagic {
-		return fmt.Errorf("envelope: not a record (bad magic): %w", ErrMalformed)
+		return 0, fmt.Errorf("envelope: not a record (bad magic): %w", ErrMalformed)
 	}
-	if record[4] != Version1 || record[5] != SuiteAES256GCM {
-		return fmt.Errorf("envelope: record version %d suite %d: %w", record[4], record[5], ErrVersion)
+	v := record[4]
+	if (v != Version1 && v != RecordVersion3) || record[5] != SuiteAES256GCM {
+		return 0, fmt.Errorf("envelope: record version %d suite %d: %w", record[4], record[5], ErrVersion)
 	}
-	return nil
+	overhead := RecordOverheadV3
+	if v == Version1 {
+		overhead = RecordOverhead
+	}
+	if len(record) < overhead {
+		return 0, fmt.Errorf("envelope: version-%d record of %d bytes, shorter than %d: %w", v, len(record), overhead, ErrMalformed)
+	}
+	if len(record) > MaxRecordSize+overhead {
+		return 0, fmt.Errorf("envelope: record of %d bytes, limit %d: %w", len(record), MaxRecordSize+overhead, ErrTooLarge)
+	}
+	return v, nil
 }
 
 // sliceForAppend extends in by n bytes, allocating exactly once when its

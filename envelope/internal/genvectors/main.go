@@ -162,8 +162,7 @@ func (g *gen) make(seed string, b envelope.Binding, plaintext []byte, recipients
 	key := must(envelope.NewKey(r))
 	h := must(envelope.WrapKey(g.ctx, key, b, recipients(r)...))
 	hb := must(h.MarshalBinary())
-	rk := must(envelope.NewRecordKey(key, r))
-	rec := must(rk.Seal(nil, b, plaintext))
+	rec := sealRecordV1(key, r, b, plaintext)
 	return base{b: b, key: key, header: hb, record: rec, plaintext: plaintext}
 }
 
@@ -412,7 +411,7 @@ func main() {
 	s1 := must(must(envelope.NewRecoveryRecipient(recovery1, r)).Wrap(g.ctx, k1, jane))[0]
 	s2 := must(must(envelope.NewRecoveryRecipient(recovery2, r)).Wrap(g.ctx, k2, jane))[0]
 	salamander := sealHeader(headerBody(1, 1, []stanza{{s1.Type, nil, s1.Body}, {s2.Type, nil, s2.Body}}), k1, jane)
-	rec1 := must(must(envelope.NewRecordKey(k1, r)).Seal(nil, jane, pii))
+	rec1 := sealRecordV1(k1, r, jane, pii)
 	v = Vector{Name: "salamander/second-recipient", UserID: jane.UserID, Label: jane.Label,
 		Comment:      "stanza 2 wraps another key than stanza 1; the header commits to stanza 1's key, so recipient 2 refuses (invisible salamanders)",
 		Header:       hex.EncodeToString(salamander),
@@ -430,9 +429,8 @@ func main() {
 	v.Record = hex.EncodeToString(other.record)
 	v.RecoveryKeys = []string{hex.EncodeToString(recovery1)}
 	cf(v)
-	rk := must(envelope.NewRecordKey(both.key, newDetReader("other-label")))
 	v = both.vector("record-of-another-label", "a record sealed under the same key for label \"ssn\", presented under \"account\"")
-	v.Record = hex.EncodeToString(must(rk.Seal(nil, envelope.Binding{UserID: jane.UserID, Label: "ssn"}, pii)))
+	v.Record = hex.EncodeToString(sealRecordV1(both.key, newDetReader("other-label"), envelope.Binding{UserID: jane.UserID, Label: "ssn"}, pii))
 	v.RecoveryKeys = []string{hex.EncodeToString(recovery1)}
 	cf(v)
 
