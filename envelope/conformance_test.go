@@ -59,10 +59,10 @@ func TestRecordSealAndOpenAppendToDst(t *testing.T) {
 	prefix := []byte("prefix kept as is")
 	for _, n := range conformanceSizes {
 		pt := bytes.Repeat([]byte{1}, n)
-		for _, spare := range []int{0, 7, n + RecordOverheadV3} {
+		for _, spare := range []int{0, 7, n + RecordOverhead} {
 			dst := append(make([]byte, 0, len(prefix)+spare), prefix...)
 			rec, err := k.Seal(dst, bindPII, pt)
-			if err != nil || !bytes.Equal(rec[:len(prefix)], prefix) || len(rec) != len(prefix)+n+RecordOverheadV3 {
+			if err != nil || !bytes.Equal(rec[:len(prefix)], prefix) || len(rec) != len(prefix)+n+RecordOverhead {
 				t.Fatalf("n=%d spare=%d: seal append: %v", n, spare, err)
 			}
 			dst2 := append(make([]byte, 0, len(prefix)+spare), prefix...)
@@ -81,7 +81,7 @@ func TestRecordSealAndOpenInPlace(t *testing.T) {
 	k := newTestRecordKey(t)
 	for _, n := range conformanceSizes {
 		want := bytes.Repeat([]byte{0x3c}, n)
-		buf := make([]byte, n, n+RecordOverheadV3)
+		buf := make([]byte, n, n+RecordOverhead)
 		copy(buf, want)
 		rec, err := k.Seal(buf[:0], bindPII, buf)
 		if err != nil {
@@ -123,7 +123,7 @@ func TestRecordOpenFailsOnWrongBindingOrCiphertextAndClearsOutput(t *testing.T) 
 		"generation flip":  {bindPII, flipBit(rec, 6), ErrGeneration},
 		"version":          {bindPII, flipBit(rec, 4), ErrVersion},
 		"magic":            {bindPII, flipBit(rec, 0), ErrMalformed},
-		"short":            {bindPII, rec[:RecordOverheadV3-1], ErrMalformed},
+		"short":            {bindPII, rec[:RecordOverhead-1], ErrMalformed},
 		"extended by zero": {bindPII, append(bytes.Clone(rec), 0), ErrPayloadAuth},
 	}
 	for name, c := range cases {
@@ -193,7 +193,7 @@ func TestRecordKeyRefusesBadInput(t *testing.T) {
 		t.Fatalf("oversized plaintext: %v", err)
 	}
 	// An oversized record is refused by its length, before any work.
-	if _, err := k.Open(nil, bindPII, make([]byte, MaxRecordSize+RecordOverhead+1)); !errors.Is(err, ErrTooLarge) {
+	if _, err := k.Open(nil, bindPII, make([]byte, MaxRecordSize+RecordOverheadV1+1)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized record: %v", err)
 	}
 	rec, _ := k.Seal(nil, bindPII, []byte("x"))

@@ -123,7 +123,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rec) != n+RecordOverheadV3 {
+		if len(rec) != n+RecordOverhead {
 			t.Fatalf("len %d", len(rec))
 		}
 		got, err := k.Open(nil, bindPII, rec)

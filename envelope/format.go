@@ -36,8 +36,9 @@ const (
 	MACSize          = 32      // bytes of the header MAC
 	RecordSaltSize   = 32      // bytes of a record's random salt
 	RecordHeaderSize = 4 + 1 + 1 + RecordSaltSize + CommitmentSize
-	// RecordOverhead is the length of a sealed record minus its plaintext.
-	RecordOverhead = RecordHeaderSize + gcmNonceSize + gcmTagSize
+	// RecordOverhead is the length of a record sealed by RecordKey.Seal
+	// (version 3) minus its plaintext; RecordOverheadV1 is version 1's.
+	RecordOverhead = 4 + 1 + 1 + 4 + CommitmentSize + gcmNonceSize + gcmTagSize
 	// MaxOlderKeys bounds the older keys a version-3 header carries.
 	MaxOlderKeys = 32
 	// MaxHeaderSizeV1 is the longest version-1 header (70,263 bytes).

@@ -27,10 +27,11 @@ const (
 	// RecordGenerationSize is the size of a version-3 record's key
 	// generation field (a big-endian uint32).
 	RecordGenerationSize = 4
-	// RecordOverheadV3 is the length of a version-3 record minus its
-	// plaintext: magic, version, suite, generation, commitment, nonce, tag.
-	// (RecordOverhead, 98, is version 1's and an upper bound for both.)
-	RecordOverheadV3 = recordV3PrefixSize + CommitmentSize + gcmNonceSize + gcmTagSize
+	// RecordOverheadV1 is the length of a version-1 record minus its
+	// plaintext (98 bytes; version 3's, RecordOverhead, is 70): the larger,
+	// so records of any version are at most MaxRecordSize+RecordOverheadV1
+	// bytes.
+	RecordOverheadV1 = RecordHeaderSize + gcmNonceSize + gcmTagSize
 )
 
 const (
@@ -244,7 +245,7 @@ func (s *recScratch) wipe() {
 }
 
 // Seal appends the sealed version-3 record of plaintext, bound to b, to
-// dst, and returns the extended slice (len(plaintext)+RecordOverheadV3 bytes
+// dst, and returns the extended slice (len(plaintext)+RecordOverhead bytes
 // longer). plaintext may overlap the returned slice (sealing in place with
 // plaintext[:0] as dst works); it is never modified otherwise. It allocates
 // only the output, and only when dst lacks the capacity.
@@ -262,7 +263,7 @@ func (k *RecordKey) Seal(dst []byte, b Binding, plaintext []byte) ([]byte, error
 	defer k.pool.Put(s)
 	s.ad = appendBinding(append(s.ad[:0], k.prefix[:]...), b)
 
-	ret, out := sliceForAppend(dst, RecordOverheadV3+len(plaintext))
+	ret, out := sliceForAppend(dst, RecordOverhead+len(plaintext))
 	body := out[recordV3HeaderSize:] // nonce || ciphertext || tag
 	if k.moduleNonce {
 		// The module draws the nonce and writes nonce || ciphertext || tag;
@@ -453,11 +454,11 @@ func checkRecord(record []byte) error {
 // and returns its version. The longest version-1 record bounds every
 // record before anything else is read.
 func recordVersion(record []byte) (byte, error) {
-	if len(record) > MaxRecordSize+RecordOverhead {
-		return 0, fmt.Errorf("envelope: record of %d bytes, limit %d: %w", len(record), MaxRecordSize+RecordOverhead, ErrTooLarge)
+	if len(record) > MaxRecordSize+RecordOverheadV1 {
+		return 0, fmt.Errorf("envelope: record of %d bytes, limit %d: %w", len(record), MaxRecordSize+RecordOverheadV1, ErrTooLarge)
 	}
-	if len(record) < RecordOverheadV3 {
-		return 0, fmt.Errorf("envelope: record of %d bytes, shorter than %d: %w", len(record), RecordOverheadV3, ErrMalformed)
+	if len(record) < RecordOverhead {
+		return 0, fmt.Errorf("envelope: record of %d bytes, shorter than %d: %w", len(record), RecordOverhead, ErrMalformed)
 	}
 	if string(record[:4]) != recordMagic {
 		return 0, fmt.Errorf("envelope: not a record (bad magic): %w", ErrMalformed)
@@ -466,9 +467,9 @@ func recordVersion(record []byte) (byte, error) {
 	if (v != Version1 && v != RecordVersion3) || record[5] != SuiteAES256GCM {
 		return 0, fmt.Errorf("envelope: record version %d suite %d: %w", record[4], record[5], ErrVersion)
 	}
-	overhead := RecordOverheadV3
+	overhead := RecordOverhead
 	if v == Version1 {
-		overhead = RecordOverhead
+		overhead = RecordOverheadV1
 	}
 	if len(record) < overhead {
 		return 0, fmt.Errorf("envelope: version-%d record of %d bytes, shorter than %d: %w", v, len(record), overhead, ErrMalformed)

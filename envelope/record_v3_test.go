@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/fips140"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/piivault/piivault/internal/fipstest"
 )
 
 // specRecordV3Keys derives a version-3 record's GCM key and commitment key
@@ -47,9 +48,7 @@ func specRecordV3Commitment(commitKey, prefix, nonce []byte, b Binding) []byte {
 // comes from the same deterministic reader), for several generations and
 // sizes: RecordKey's precomputed HMAC states compute the same commitment.
 func TestRecordV3BytesAreWhatFORMATSays(t *testing.T) {
-	if fips140.Enforced() {
-		t.Skip("fips140=only: the module draws the nonce, and caller-chosen GCM nonces are refused")
-	}
+	fipstest.Skip(t, fipstest.CallerGCMNonce) // the fast path and the nonce from r
 	key := bytes.Repeat([]byte{0x17}, KeySize)
 	for _, gen := range []uint32{0, 1, 0xfffffffe} {
 		for _, n := range []int{0, 1, 64, 1024} {
@@ -82,9 +81,7 @@ func TestRecordV3BytesAreWhatFORMATSays(t *testing.T) {
 // commitment, crypto/hkdf version-1 subkeys, module-drawn nonces) and the
 // precomputed-HMAC path open each other's records.
 func TestRecordFIPSPathMatchesFastPath(t *testing.T) {
-	if fips140.Enforced() {
-		t.Skip("fips140=only: the fast path's caller-chosen GCM nonces are refused")
-	}
+	fipstest.Skip(t, fipstest.CallerGCMNonce) // the fast path
 	key := bytes.Repeat([]byte{0x23}, KeySize)
 	fast, _ := newRecordKey(key, 5, nil, false)
 	slow, _ := newRecordKey(key, 5, nil, true)
@@ -184,14 +181,14 @@ func TestRecordGenerationRefusesWhatOpenRefuses(t *testing.T) {
 		rec  []byte
 		want error
 	}{
-		"short":          {rec[:RecordOverheadV3-1], ErrMalformed},
+		"short":          {rec[:RecordOverhead-1], ErrMalformed},
 		"empty":          {nil, ErrMalformed},
 		"bad magic":      {set(0, 'X'), ErrMalformed},
 		"version 2":      {set(4, 2), ErrVersion},
 		"version 4":      {set(4, 4), ErrVersion},
 		"suite 2":        {set(5, 2), ErrVersion},
 		"v1 too short":   {set(4, 1), ErrMalformed}, // 70 bytes < version 1's 98
-		"over the limit": {make([]byte, MaxRecordSize+RecordOverhead+1), ErrTooLarge},
+		"over the limit": {make([]byte, MaxRecordSize+RecordOverheadV1+1), ErrTooLarge},
 	} {
 		if _, err := RecordGeneration(c.rec); !errors.Is(err, c.want) {
 			t.Errorf("%s: RecordGeneration: %v, want %v", name, err, c.want)
@@ -201,7 +198,7 @@ func TestRecordGenerationRefusesWhatOpenRefuses(t *testing.T) {
 		}
 	}
 	// A version-3 record longer than the limit plus its own overhead.
-	big := make([]byte, MaxRecordSize+RecordOverheadV3+1)
+	big := make([]byte, MaxRecordSize+RecordOverhead+1)
 	copy(big, rec[:10])
 	if _, err := RecordGeneration(big); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized version-3 record: %v", err)

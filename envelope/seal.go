@@ -42,7 +42,7 @@ func Seal(ctx context.Context, b Binding, plaintext []byte, recipients ...Recipi
 // and errors), and opens the record that follows (RecordKey.Open's rules and
 // errors). It returns the plaintext or an error, never both.
 func Open(ctx context.Context, b Binding, envelope []byte, identities ...Identity) ([]byte, error) {
-	if len(envelope) > MaxHeaderSize+MaxRecordSize+RecordOverhead {
+	if len(envelope) > MaxHeaderSize+MaxRecordSize+RecordOverheadV1 {
 		return nil, fmt.Errorf("envelope: %d bytes, over the limit: %w", len(envelope), ErrTooLarge)
 	}
 	if err := checkBinding(b); err != nil {

@@ -446,7 +446,7 @@ func main() {
 	pf("tag-flipped", "last bit of the GCM tag flipped", "ErrPayloadAuth", flip(rb, len(rb)-1, 0x01))
 	pf("ciphertext-flipped", "first ciphertext bit flipped", "ErrPayloadAuth", flip(rb, envelope.RecordHeaderSize+12, 0x80))
 	pf("nonce-flipped", "a nonce bit flipped", "ErrPayloadAuth", flip(rb, envelope.RecordHeaderSize, 0x01))
-	pf("truncated", "one byte shorter than the overhead", "ErrMalformed", rb[:envelope.RecordOverhead-1])
+	pf("truncated", "one byte shorter than the overhead", "ErrMalformed", rb[:envelope.RecordOverheadV1-1])
 	pf("tag-truncated", "the last tag byte missing", "ErrPayloadAuth", rb[:len(rb)-1])
 	pf("record-version-2", "record version byte 2", "ErrVersion", flip(rb, 4, 0x03))
 	pf("record-bad-magic", "record magic PVEX", "ErrMalformed", append([]byte("PVEX"), rb[4:]...))
