@@ -15,13 +15,16 @@ import (
 // policy stores) and the same class of error (ErrWrongSecret, wrapping
 // envelope.ErrNoMatch), so that neither the time nor the error tells an
 // unknown user from a wrong password. The audit log, which only the
-// operator reads, still records the event as not_found.
+// operator reads, still records the event as not_found, and the error also
+// wraps the Store's own error (ErrNotFound, or a decorator's reason such as
+// a shredded user), for the operator: a front end must test ErrWrongSecret
+// first and show the one "wrong user id or password" message for it.
 //
 // Limits: an account whose stored parameters differ from the policy's New
 // (not yet upgraded, or over the floor) costs a different time; and a
 // Store whose Get is slower for present rows than for absent ones leaks
 // through its own timing.
-func (v *Vault) dummyUnlock(ctx context.Context, userID string, password []byte) error {
+func (v *Vault) dummyUnlock(ctx context.Context, userID string, password []byte, notFound error) error {
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
@@ -34,9 +37,8 @@ func (v *Vault) dummyUnlock(ctx context.Context, userID string, password []byte)
 	kek := sec.KEK()
 	sec.Destroy()
 	clear(kek)
-	return fmt.Errorf("%w: %w (%w)", ErrWrongSecret, envelope.ErrNoMatch, errUnknownUser)
+	return fmt.Errorf("%w: %w (%w: %w)", ErrWrongSecret, envelope.ErrNoMatch, errUnknownUser, notFound)
 }
 
-// errUnknownUser is carried by dummyUnlock's error for the audit log only;
-// it is not exported, so callers cannot tell it apart.
+// errUnknownUser marks dummyUnlock's error for the audit log.
 var errUnknownUser = fmt.Errorf("unknown user")

@@ -187,8 +187,10 @@ func (v *Vault) UnlockInStore(ctx context.Context, s Store, userID string, passw
 
 // UnlockInStoreWithOptions is UnlockInStore with the checks of opts (see
 // UnlockWithOptions). For an unknown user it runs one derivation at the
-// policy's New parameters and returns ErrWrongSecret, so that an unknown
-// user and a wrong password cost the same and look the same.
+// policy's New parameters and returns an error wrapping ErrWrongSecret,
+// so that an unknown user and a wrong password cost the same and fall in
+// the same class; the error also wraps the Store's error (ErrNotFound) for
+// the operator's use: a front end tests ErrWrongSecret first.
 func (v *Vault) UnlockInStoreWithOptions(ctx context.Context, s Store, userID string, password []byte, opts UnlockOptions) (*Unlocked, error) {
 	if v == nil {
 		return nil, errNilVault
@@ -202,7 +204,7 @@ func (v *Vault) UnlockInStoreWithOptions(ctx context.Context, s Store, userID st
 	account, ver, err := s.Get(ctx, userID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			err = v.dummyUnlock(ctx, userID, password)
+			err = v.dummyUnlock(ctx, userID, password, storeErr(err))
 		} else {
 			err = storeErr(err)
 		}

@@ -458,7 +458,7 @@ func TestShredLeavesNoSecretThatOpensRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		// An unknown user looks like a wrong password (no enumeration).
-		if _, err := v.UnlockInStore(ctx, s, "u", pw1); !errors.Is(err, ErrWrongSecret) || errors.Is(err, ErrNotFound) {
+		if _, err := v.UnlockInStore(ctx, s, "u", pw1); !errors.Is(err, ErrWrongSecret) || !errors.Is(err, ErrNotFound) {
 			t.Fatalf("password after ShredInStore: %v", err)
 		}
 		if _, err := v.RecoverInStore(ctx, s, "u", pk, pw2); !errors.Is(err, ErrNotFound) {
