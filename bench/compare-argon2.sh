@@ -1,28 +1,62 @@
 #!/usr/bin/env bash
-# Times Argon2id at equal parameters through libsodium's crypto_pwhash and
-# through piivault's kdf, interleaved (one round of each, alternating) so
-# that both see the same machine noise, and prints median times and the
-# ratio ours / libsodium. libsodium is single-lane, so the comparison is at
-# p=1. Usage: bench/compare-argon2.sh [ROUNDS]
+# Times Argon2id at equal parameters through piivault's kdf (its own engine,
+# arenas reused), golang.org/x/crypto/argon2.IDKey and libsodium's
+# crypto_pwhash, interleaved round by round so that all three see the same
+# machine noise, and prints median milliseconds and the ratios
+# piivault/x-crypto and piivault/libsodium (below 1: piivault is faster).
+#
+# Two modes:
+#   cold  every timed derivation runs in a fresh process (the first login
+#         after a start: piivault maps and faults its arena in);
+#   warm  in-process loops after one untimed derivation (a server that has
+#         served logins: piivault reuses its arena). piivault and x/crypto
+#         alternate inside one process; libsodium runs its own loop
+#         between them (its first, untimed round dropped).
+# libsodium is single-lane, so its column is empty at p>1.
+#
+# Usage: bench/compare-argon2.sh [ROUNDS] [MODE...]   (default: 7 cold warm)
+# PUREGO=1 builds with the purego tag: piivault's compression function G
+# and x/crypto's are then both pure Go, which isolates what arena reuse
+# gains from what assembly gains.
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-7}
+shift || true
+modes=${*:-cold warm}
 if ! [ -f /usr/include/sodium.h ]; then
   apt-get update -qq && apt-get install -y -qq libsodium-dev >/dev/null
 fi
 mkdir -p bin
 cc -O2 -o bin/pwhash libsodium/pwhash.c -lsodium
-go build -o bin/argon2cmp ./argon2cmp
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '%-24s %12s %12s %8s\n' params "ours ms" "sodium ms" ratio
-for spec in "65536 3" "19456 2"; do
+tags=()
+[ "${PUREGO:-0}" = 1 ] && tags=(-tags purego)
+go build "${tags[@]}" -o bin/argon2cmp ./argon2cmp
+g="piivault G: fastest assembly for this CPU (AVX-512, AVX2); x/crypto G: its SSE4.1 assembly"
+[ "${PUREGO:-0}" = 1 ] && g="G: pure Go in piivault and x/crypto (-tags purego)"
+echo "$g; $rounds rounds"
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
+ratio() { awk -v o="$1" -v s="$2" 'BEGIN{ if (s == "-" || s == 0) print "-"; else printf "%.2f", o/s }'; }
+printf '%-20s %-5s %10s %10s %10s %9s %9s\n' params mode "piivault" "x/crypto" libsodium "/x-crypto" "/sodium"
+for spec in "65536 3 1" "19456 2 1" "65536 3 4"; do
   set -- $spec
-  ours=(); sod=()
-  for _ in $(seq "$rounds"); do
-    ours+=("$(bin/argon2cmp -m "$1" -t "$2" -p 1 -rounds 1)")
-    sod+=("$(bin/pwhash "$1" "$2" 1)")
+  for mode in $modes; do
+    ours=(); xc=(); sod=()
+    for _ in $(seq "$rounds"); do
+      if [ "$mode" = cold ]; then
+        ours+=("$(bin/argon2cmp -impl piivault -m "$1" -t "$2" -p "$3" -rounds 1 | awk '{print $2}')")
+        xc+=("$(bin/argon2cmp -impl xcrypto -m "$1" -t "$2" -p "$3" -rounds 1 | awk '{print $2}')")
+        [ "$3" = 1 ] && sod+=("$(bin/pwhash "$1" "$2" 1)")
+      else
+        out=$(bin/argon2cmp -impl both -warm -m "$1" -t "$2" -p "$3" -rounds 2)
+        while read -r name ms; do
+          case $name in piivault) ours+=("$ms") ;; xcrypto) xc+=("$ms") ;; esac
+        done <<<"$out"
+        [ "$3" = 1 ] && while read -r ms; do sod+=("$ms"); done < <(bin/pwhash "$1" "$2" 3 | tail -n +2)
+      fi
+    done
+    o=$(printf '%s\n' "${ours[@]}" | median)
+    x=$(printf '%s\n' "${xc[@]}" | median)
+    s=$( ((${#sod[@]})) && printf '%s\n' "${sod[@]}" | median || echo -)
+    printf '%-20s %-5s %10s %10s %10s %9s %9s\n' "m=$1 t=$2 p=$3" "$mode" "$o" "$x" "$s" "$(ratio "$o" "$x")" "$(ratio "$o" "$s")"
   done
-  o=$(printf '%s\n' "${ours[@]}" | median)
-  s=$(printf '%s\n' "${sod[@]}" | median)
-  printf '%-24s %12s %12s %8.2f\n' "m=$1 t=$2 p=1" "$o" "$s" "$(awk -v o="$o" -v s="$s" 'BEGIN{print o/s}')"
 done
