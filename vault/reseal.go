@@ -172,12 +172,7 @@ func (v *Vault) resealInStore(ctx context.Context, u *Unlocked, rs RecordStore, 
 		if err != nil {
 			return st, storeErr(err)
 		}
-		pt, old, err := u.open(label, sealed)
-		clear(pt)
-		if err != nil {
-			return st, fmt.Errorf("vault: reseal: record %q: %w", label, err)
-		}
-		if old {
+		if !u.isCurrent(sealed) {
 			return st, nil // older keys still needed
 		}
 	}
@@ -207,6 +202,9 @@ func resealOne(ctx context.Context, u *Unlocked, rs RecordStore, label string) (
 		}
 		if err != nil {
 			return 0, storeErr(err)
+		}
+		if u.isCurrent(sealed) {
+			return resealCurrent, nil
 		}
 		pt, resealed, err := u.OpenReseal(label, sealed)
 		clear(pt)

@@ -84,10 +84,23 @@ func TestRotationOldAccountAndOldSecretsOpenNothingSealedAfter(t *testing.T) {
 				oldByEscrow := unlockWith(t, "u", oldAccount, escID)
 				defer oldByEscrow.Close()
 				for i, old := range []*Unlocked{oldByPw, oldByPK, oldByEscrow} {
+					// The record names a newer key generation than the old
+					// account's: reported as a rollback.
 					if pt, err := old.Open("pii", after); err == nil {
 						t.Fatalf("old secret %d with the old account opens a record sealed after the rotation: %q", i, pt)
-					} else if !errors.Is(err, ErrCorrupt) || !errors.Is(err, envelope.ErrCommitment) {
+					} else if !errors.Is(err, ErrRolledBack) {
 						t.Fatalf("old secret %d: %v", i, err)
+					}
+					// And not only by that check: the old key, whatever
+					// generation it is used under, does not open it.
+					for gen := uint32(0); gen <= 2; gen++ {
+						rk, err := envelope.NewRecordKeyForGeneration(old.key, gen, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if _, err := rk.Open(nil, envelope.Binding{UserID: "u", Label: "pii"}, after); err == nil {
+							t.Fatalf("old key %d at generation %d opens a record sealed after the rotation", i, gen)
+						}
 					}
 				}
 				// And the old secrets do not open the new account.

@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -56,14 +55,14 @@ func newUnlockedFrom(userID string, h *envelope.Header, key []byte, r io.Reader)
 			clear(o.Key)
 		}
 	}()
-	rk, err := envelope.NewRecordKey(key, r)
+	rk, err := envelope.NewRecordKeyForGeneration(key, u.keyGen, r)
 	if err != nil {
 		clear(u.key)
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	u.rk = rk
 	for _, o := range older {
-		ork, err := envelope.NewRecordKey(o.Key, r)
+		ork, err := envelope.NewRecordKeyForGeneration(o.Key, o.Generation, r)
 		if err != nil {
 			u.Close()
 			return nil, fmt.Errorf("vault: %w", err)
@@ -128,11 +127,14 @@ func (u *Unlocked) Seal(label string, plaintext []byte) ([]byte, error) {
 
 // Open returns the plaintext of a record sealed by Seal with the same
 // account key (or, after a rotation, with one of the older keys the
-// account carries), user id and label, or an error and no plaintext: a
-// record that was tampered with, sealed for another user or another label,
-// or under another account key, is refused (an error wrapping ErrCorrupt
-// and the envelope error, e.g. envelope.ErrPayloadAuth or
-// envelope.ErrCommitment).
+// account carries: each record names its key generation), user id and
+// label, or an error and no plaintext: a record that was tampered with,
+// sealed for another user or another label, or under another account key,
+// is refused (an error wrapping ErrCorrupt and the envelope error, e.g.
+// envelope.ErrPayloadAuth or envelope.ErrCommitment). A record naming a
+// key generation newer than the account's gives ErrRolledBack: the account
+// record is older than the record (or the record's generation field was
+// damaged).
 func (u *Unlocked) Open(label string, sealed []byte) ([]byte, error) {
 	pt, _, err := u.open(label, sealed)
 	return pt, err
@@ -156,8 +158,8 @@ func (u *Unlocked) OpenReseal(label string, sealed []byte) (plaintext, resealed 
 	return pt, resealed, nil
 }
 
-// open opens sealed with the current key, then (a commitment mismatch:
-// another key) with each older key; old reports that an older key opened it.
+// open opens sealed with the key of the generation it names (the current
+// key or an older one the account carries); old reports an older key.
 func (u *Unlocked) open(label string, sealed []byte) (pt []byte, old bool, err error) {
 	if u == nil {
 		return nil, false, errNilUnlocked
@@ -170,22 +172,45 @@ func (u *Unlocked) open(label string, sealed []byte) (pt []byte, old bool, err e
 	if u.rk == nil {
 		return nil, false, ErrClosed
 	}
-	b := envelope.Binding{UserID: u.userID, Label: label}
-	out, err := u.rk.Open(nil, b, sealed)
-	if err == nil {
-		return out, false, nil
+	rk, err := u.keyFor(sealed)
+	if err != nil {
+		return nil, false, err
 	}
-	if errors.Is(err, envelope.ErrCommitment) {
-		for _, o := range u.older {
-			if out, oerr := o.rk.Open(nil, b, sealed); oerr == nil {
-				return out, true, nil
-			} else if !errors.Is(oerr, envelope.ErrCommitment) {
-				err = oerr
-				break
-			}
+	out, err := rk.Open(nil, envelope.Binding{UserID: u.userID, Label: label}, sealed)
+	if err != nil {
+		return nil, false, classify(fmt.Errorf("vault: open: %w", err))
+	}
+	return out, rk != u.rk, nil
+}
+
+// keyFor returns the record key of the generation sealed names. A
+// generation newer than the account's key means the account record is
+// older than the record: a rollback (or a damaged generation field, which
+// no key can tell apart).
+func (u *Unlocked) keyFor(sealed []byte) (*envelope.RecordKey, error) {
+	gen, err := envelope.RecordGeneration(sealed)
+	if err != nil {
+		return nil, classify(fmt.Errorf("vault: open: %w", err))
+	}
+	if gen == u.keyGen {
+		return u.rk, nil
+	}
+	if gen > u.keyGen {
+		return nil, fmt.Errorf("%w: record of key generation %d, account key generation %d: %w", ErrRolledBack, gen, u.keyGen, envelope.ErrGeneration)
+	}
+	for _, o := range u.older {
+		if o.gen == gen {
+			return o.rk, nil
 		}
 	}
-	return nil, false, classify(fmt.Errorf("vault: open: %w", err))
+	return nil, fmt.Errorf("%w: record of key generation %d, which the account no longer carries (dropped after a reseal): %w", ErrCorrupt, gen, envelope.ErrGeneration)
+}
+
+// isCurrent reports, without decrypting, whether sealed names the current
+// key generation.
+func (u *Unlocked) isCurrent(sealed []byte) bool {
+	gen, err := envelope.RecordGeneration(sealed)
+	return err == nil && gen == u.keyGen
 }
 
 // SealIdentity validates id, encodes it canonically (Identity.MarshalBinary)
