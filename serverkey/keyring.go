@@ -412,7 +412,9 @@ func parse(ct []byte) (id string, record []byte, err error) {
 		return "", nil, fmt.Errorf("%w: invalid key id", ErrMalformed)
 	}
 	record = rest[n:]
-	if len(record) < envelope.RecordOverhead {
+	// A record is at least RecordOverhead bytes (version 3), a version-1
+	// record at least RecordOverheadV1.
+	if len(record) < envelope.RecordOverhead || (record[4] == envelope.Version1 && len(record) < envelope.RecordOverheadV1) {
 		return "", nil, fmt.Errorf("%w: record of %d bytes", ErrMalformed, len(record))
 	}
 	return id, record, nil
