@@ -135,10 +135,20 @@ func pick(a []byte, an string, b []byte, bn string) ([]byte, string) {
 }
 
 // extrasWire is the extras record (FORMAT.md).
+// Fields in byte order of their names: the encoding's keys are sorted.
 type extrasWire struct {
-	V          int                        `json:"v"`
-	Source     string                     `json:"source"`
 	Attributes map[string]json.RawMessage `json:"attributes"`
+	Source     string                     `json:"source"`
+	V          int                        `json:"v"`
+}
+
+// encodeExtras writes the extras record's plaintext (FORMAT.md section 3).
+func encodeExtras(extras map[string]json.RawMessage) ([]byte, error) {
+	b, err := json.Marshal(extrasWire{V: extrasVersion, Source: "login.gov", Attributes: extras})
+	if err != nil {
+		return nil, fmt.Errorf("logingov: encoding extras: %w", err)
+	}
+	return b, nil
 }
 
 const extrasVersion = 1
@@ -156,8 +166,8 @@ func (m *Migrator) finish(ctx context.Context, userID string, value []byte, col 
 	defer clear(idEnc)
 	var exEnc []byte
 	if len(extras) > 0 {
-		if exEnc, err = json.Marshal(extrasWire{V: extrasVersion, Source: "login.gov", Attributes: extras}); err != nil {
-			return nil, fmt.Errorf("logingov: encoding extras: %w", err)
+		if exEnc, err = encodeExtras(extras); err != nil {
+			return nil, err
 		}
 		defer clear(exEnc)
 	}

@@ -207,3 +207,28 @@ func TestSplitKeepsEveryAttribute(t *testing.T) {
 		require.Len(t, ex, 1, bad)
 	}
 }
+
+// TestExtrasRecordVector: the extras record of FORMAT.md section 3 is
+// written byte for byte as the vector says (sorted keys, compacted values,
+// HTML characters escaped, nulls and empty strings dropped, modelled
+// attributes left out) and reads back.
+func TestExtrasRecordVector(t *testing.T) {
+	var v struct {
+		In     string `json:"plaintext_in"`
+		Record string `json:"record"`
+	}
+	readJSON(t, "extras-v1.json", &v)
+	pii, err := parsePlaintext([]byte(v.In))
+	require.NoError(t, err)
+	_, ex := pii.Split()
+	enc, err := encodeExtras(ex)
+	require.NoError(t, err)
+	require.Equal(t, v.Record, string(enc))
+	back, err := OpenExtras(enc)
+	require.NoError(t, err)
+	require.Len(t, back, 4)
+	for _, bad := range []string{`{"attributes":{},"source":"login.gov","v":2}`, `{"attributes":{},"source":"x","v":1}`, `{"attributes":{},"source":"login.gov","v":1,"z":0}`, `{"attributes":{},"source":"login.gov","v":1}{}`, `[]`} {
+		_, err := OpenExtras([]byte(bad))
+		requireKind(t, err, ErrJSON)
+	}
+}
