@@ -39,7 +39,7 @@ func TestEveryBitFlipAndTruncationOfGoldenEnvelopesIsRejected(t *testing.T) {
 	// Tight caps: a flip that raises a KDF cost is refused before deriving
 	// (as any cap violation is) instead of spending seconds on it.
 	pol := testPolicy()
-	pol.Caps = kdf.Caps{MaxMemoryKiB: 256, MaxPasses: 2, MaxThreads: 2, MaxScryptNR: 64, MaxScryptP: 2, MaxPBKDF2Iterations: 2000}
+	pol.Caps = kdf.Caps{MaxMemoryKiB: 256, MaxPasses: 2, MaxThreads: 2, MaxScryptNR: 64, MaxScryptP: 2, MaxPBKDF2Iterations: 2000, MaxWorkMultiple: 1 << 20}
 	d, err := kdf.New(kdf.Config{Policy: pol, MemoryBudget: 64 << 20})
 	if err != nil {
 		t.Fatal(err)

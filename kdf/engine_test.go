@@ -62,6 +62,7 @@ func TestDeriveMatchesXCryptoThroughReusedArenas(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.New = tinyArgon2id
 	pol.FloorArgon2id = Params{Algorithm: Argon2id, MemoryKiB: 8, Passes: 1, Threads: 1}
+	pol.Caps.MaxWorkMultiple = 1 << 16 // sizes far above the tiny New: no work cap here
 	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: 1 << 20})
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 30 {
@@ -83,6 +84,7 @@ func TestArenasNeverExceedBudgetUnderMixedLoad(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.New = tinyArgon2id
 	pol.FloorArgon2id = Params{Algorithm: Argon2id, MemoryKiB: 8, Passes: 1, Threads: 1}
+	pol.Caps.MaxWorkMultiple = 1 << 16 // sizes far above the tiny New: no work cap here
 	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: budget})
 	sizes := []Params{
 		{Algorithm: Argon2id, MemoryKiB: 128, Passes: 1, Threads: 1},

@@ -82,6 +82,7 @@ const (
 	errCapScryptNR
 	errCapScryptP
 	errCapPBKDF2Iterations
+	errCapWork
 )
 
 func (e paramError) Error() string {
@@ -143,6 +144,8 @@ func (e paramError) Error() string {
 		d = "scrypt p above cap"
 	case errCapPBKDF2Iterations:
 		d = "pbkdf2 iterations above cap"
+	case errCapWork:
+		d = "total work above the cap (a multiple of the policy's reference params)"
 	default:
 		d = "unknown reason"
 	}

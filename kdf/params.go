@@ -82,6 +82,41 @@ func (p Params) MemoryBytes() int64 {
 	}
 }
 
+// Work is the total work of one derivation with p, in its algorithm's own
+// unit, the one the policy's work cap (Caps.MaxWorkMultiple) compares:
+//
+//   - Argon2id: m*t, the KiB blocks computed over all passes (lanes split
+//     the same blocks, so p does not change the total);
+//   - scrypt: N*r*p, the 128-byte blocks each of the p ROMix runs writes
+//     and reads back;
+//   - PBKDF2: the iteration count.
+//
+// Works of different algorithms are not comparable. The result saturates
+// at the largest uint64 instead of overflowing, whatever the fields hold.
+func (p Params) Work() uint64 {
+	switch p.Algorithm {
+	case Argon2id:
+		return uint64(p.MemoryKiB) * uint64(p.Passes)
+	case Scrypt:
+		if p.LogN > 63 {
+			return math.MaxUint64
+		}
+		return satMul(satMul(uint64(1)<<p.LogN, uint64(p.BlockSize)), uint64(p.Parallelism))
+	case PBKDF2SHA256:
+		return uint64(p.Iterations)
+	}
+	return 0
+}
+
+// satMul is a*b, saturating at the largest uint64.
+func satMul(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
+}
+
 // Structural limits, independent of any policy.
 const (
 	argon2Version = 0x13 // v=19, the only version RFC 9106 specifies

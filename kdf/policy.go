@@ -22,8 +22,9 @@ type Policy struct {
 // Caps are hard limits checked before a derivation allocates anything. They
 // protect the server from parameters read from storage or from the wire
 // (a hostile or corrupted record asking for 4 TiB or 2^32 passes). A zero
-// cap refuses every parameter set of its algorithm with a non-zero value
-// in that field, that is, all of them.
+// field cap refuses every parameter set of its algorithm with a non-zero
+// value in that field, that is, all of them. MaxWorkMultiple is the
+// exception: zero means DefaultWorkMultiple.
 type Caps struct {
 	MaxMemoryKiB        uint32 // Argon2id m
 	MaxPasses           uint32 // Argon2id t
@@ -31,20 +32,69 @@ type Caps struct {
 	MaxScryptNR         uint64 // scrypt N*r (memory is 128*N*r bytes)
 	MaxScryptP          uint32
 	MaxPBKDF2Iterations uint32
+
+	// MaxWorkMultiple caps a derivation's total work (Params.Work: Argon2id
+	// m*t, scrypt N*r*p, PBKDF2 iterations) at this many times the work of
+	// the policy's reference parameters for the same algorithm: New when
+	// New is of that algorithm, otherwise that algorithm's floor. The
+	// field caps above bound each field alone; this bounds their product,
+	// so a stored account cannot ask for the largest memory and the most
+	// passes at once (Argon2id m=1 GiB, t=16 is 85 times the default
+	// policy's work and every field is within DefaultCaps). Zero means
+	// DefaultWorkMultiple.
+	MaxWorkMultiple uint32
+}
+
+// DefaultWorkMultiple is Caps.MaxWorkMultiple's value when it is zero: a
+// stored account may cost at most 4 times a new one. That leaves room to
+// lower New (old accounts keep opening until they are upgraded) and for
+// accounts written by a stronger policy, while a hostile or corrupted
+// record can make one login cost a few new logins, not minutes.
+const DefaultWorkMultiple = 4
+
+// workMultiple returns the cap's multiple, with zero meaning the default.
+func (c *Caps) workMultiple() uint64 {
+	if c.MaxWorkMultiple == 0 {
+		return DefaultWorkMultiple
+	}
+	return uint64(c.MaxWorkMultiple)
+}
+
+// MaxWork returns the most total work (Params.Work) a derivation of
+// algorithm a may cost under pol, and false if a is not allowed. See
+// Caps.MaxWorkMultiple.
+func (pol Policy) MaxWork(a Algorithm) (uint64, bool) {
+	ref, ok := pol.floor(a)
+	if !ok {
+		return 0, false
+	}
+	if pol.New.Algorithm == a {
+		ref = pol.New
+	}
+	return satMul(ref.Work(), pol.Caps.workMultiple()), true
 }
 
 // DefaultCaps are the caps of DefaultPolicy and FIPSPolicy:
 //
 //   - Argon2id m <= 2 GiB: RFC 9106 section 4's first recommended option
-//     (m=2 GiB, t=1, p=4) still fits; 4 TiB does not.
+//     (m=2 GiB, t=1, p=4) passes this field cap; 4 TiB does not.
 //   - Argon2id t <= 16 and p <= 16: five times the default passes, and more
 //     lanes than a server gives one login.
 //   - scrypt N*r <= 2^24 (2 GiB of V) and p <= 16: N=2^20, r=8 (RFC 7914's
 //     largest example, 1 GiB) fits.
 //   - PBKDF2 iterations <= 10,000,000: about 16 times OWASP's 600,000.
+//   - Total work at most DefaultWorkMultiple (4) times the policy's
+//     reference (MaxWorkMultiple 0). Under DefaultPolicy that is Argon2id
+//     m*t <= 786,432 KiB-passes (64 MiB, t=3, four times over: 256 MiB at
+//     t=3, or 768 MiB at t=1; RFC 9106's 2 GiB at t=1 is refused unless New
+//     or the multiple is raised), scrypt N*r*p <= 2^22 (four times the
+//     N=2^17, r=8, p=1 floor) and PBKDF2 <= 2,400,000 iterations (four
+//     times the 600,000 floor); under FIPSPolicy PBKDF2 <= 2,400,000.
 //
-// At these caps one derivation costs seconds, not hours: enough for any
-// sane deployment, and a hostile stored record cannot do worse.
+// The field caps bound what can be parsed and allocated at all; the work
+// cap bounds what one stored account can make a login cost: a few new
+// logins, not the 18 s of Argon2id m=1 GiB, t=16, p=16, which every field
+// cap allows.
 func DefaultCaps() Caps {
 	return Caps{
 		MaxMemoryKiB:        2 * 1024 * 1024,
@@ -116,7 +166,8 @@ func (pol *Policy) floor(a Algorithm) (Params, bool) {
 //     m < 8*p; scrypt with ln outside 1..62, r=0, p=0 or r*p >= 2^30;
 //     PBKDF2 with zero iterations).
 //  2. ErrParamsNotAllowed: the policy's floor for p's algorithm is zero.
-//  3. ErrParamsTooCostly: a field is above pol.Caps.
+//  3. ErrParamsTooCostly: a field is above pol.Caps, or p's total work
+//     (Params.Work) is above pol.MaxWork for its algorithm.
 //
 // Being below the floor is not an error: such accounts must still open so
 // that they can be upgraded (see NeedsUpgrade). The returned error wraps
@@ -151,6 +202,9 @@ func (pol Policy) Check(p Params) error {
 		if p.Iterations > c.MaxPBKDF2Iterations {
 			return errCapPBKDF2Iterations
 		}
+	}
+	if max, _ := pol.MaxWork(p.Algorithm); p.Work() > max {
+		return errCapWork
 	}
 	return nil
 }

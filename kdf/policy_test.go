@@ -41,6 +41,10 @@ func TestDefaultPolicyNumbers(t *testing.T) {
 
 func TestCheckReportsMalformedThenNotAllowedThenTooCostly(t *testing.T) {
 	def, fips := DefaultPolicy(), FIPSPolicy()
+	// wide: DefaultPolicy with the work cap out of the way, to test the
+	// field caps alone.
+	wide := def
+	wide.Caps.MaxWorkMultiple = math.MaxUint32
 	cases := []struct {
 		name string
 		pol  Policy
@@ -67,11 +71,11 @@ func TestCheckReportsMalformedThenNotAllowedThenTooCostly(t *testing.T) {
 		{"argon2 4 TiB", def, Params{Algorithm: Argon2id, MemoryKiB: math.MaxUint32, Passes: 1, Threads: 1}, ErrParamsTooCostly},
 		{"argon2 2^32-1 passes", def, Params{Algorithm: Argon2id, MemoryKiB: 64, Passes: math.MaxUint32, Threads: 1}, ErrParamsTooCostly},
 		{"argon2 255 threads", def, Params{Algorithm: Argon2id, MemoryKiB: 8 * 255, Passes: 1, Threads: 255}, ErrParamsTooCostly},
-		{"argon2 at caps", def, Params{Algorithm: Argon2id, MemoryKiB: 2 << 20, Passes: 16, Threads: 16}, nil},
+		{"argon2 at field caps, no work cap", wide, Params{Algorithm: Argon2id, MemoryKiB: 2 << 20, Passes: 16, Threads: 16}, nil},
 		{"scrypt N*r over cap", def, Params{Algorithm: Scrypt, LogN: 21, BlockSize: 16, Parallelism: 1}, ErrParamsTooCostly},
 		{"scrypt N*r overflows uint64", def, Params{Algorithm: Scrypt, LogN: 62, BlockSize: 1 << 20, Parallelism: 1}, ErrParamsTooCostly},
 		{"scrypt p over cap", def, Params{Algorithm: Scrypt, LogN: 10, BlockSize: 8, Parallelism: 17}, ErrParamsTooCostly},
-		{"scrypt at caps", def, Params{Algorithm: Scrypt, LogN: 20, BlockSize: 16, Parallelism: 16}, nil},
+		{"scrypt at field caps, no work cap", wide, Params{Algorithm: Scrypt, LogN: 20, BlockSize: 16, Parallelism: 16}, nil},
 		{"pbkdf2 over cap", fips, Params{Algorithm: PBKDF2SHA256, Iterations: math.MaxUint32}, ErrParamsTooCostly},
 	}
 	for _, c := range cases {
@@ -113,7 +117,7 @@ func TestNeedsUpgrade(t *testing.T) {
 		{"exactly the floor", def, def.FloorArgon2id, false},
 		{"between floor and new", def, argon(32768, 2, 1), false},
 		{"memory below floor", def, argon(19*1024-1, 10, 4), true},
-		{"passes below floor", def, argon(1<<20, 1, 4), true},
+		{"passes below floor", def, argon(1<<19, 1, 4), true},
 		{"login.gov scrypt ln=16", def, Params{Algorithm: Scrypt, LogN: 16, BlockSize: 8, Parallelism: 1}, true},
 		{"scrypt at its floor, other algorithm than new", def, def.FloorScrypt, true},
 		{"pbkdf2 under an argon2 policy", def, fips.New, true},
@@ -236,6 +240,7 @@ func TestOverBudgetIsRefusedAtOnce(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.New = Params{Algorithm: Argon2id, MemoryKiB: 64, Passes: 1, Threads: 1}
 	pol.FloorArgon2id = pol.New
+	pol.Caps.MaxWorkMultiple = math.MaxUint32 // the field caps and the budget are the point here
 	d, err := New(Config{Policy: pol, MemoryBudget: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -250,5 +255,90 @@ func TestOverBudgetIsRefusedAtOnce(t *testing.T) {
 	}
 	if delta := after.TotalAlloc - before.TotalAlloc; delta > 1<<20 {
 		t.Errorf("allocated %d bytes before refusing", delta)
+	}
+}
+
+// TestWorkCapRefusesHostileAccountsWithinEveryFieldCap: the parameter sets
+// of issue 14 (Argon2id m=1 GiB, t=16, p=16, 18.5 s; scrypt N=2^19, r=15,
+// p=16, 30.7 s) pass every per-field cap of DefaultCaps, and the work cap
+// (4 times the policy's reference) refuses them with ErrParamsTooCostly
+// before anything is allocated; sets at exactly 4 times the reference
+// pass, one unit more is refused.
+func TestWorkCapRefusesHostileAccountsWithinEveryFieldCap(t *testing.T) {
+	def, fips := DefaultPolicy(), FIPSPolicy()
+	noWorkCap := def
+	noWorkCap.Caps.MaxWorkMultiple = math.MaxUint32
+	argonHostile := Params{Algorithm: Argon2id, MemoryKiB: 1 << 20, Passes: 16, Threads: 16}
+	scryptHostile := Params{Algorithm: Scrypt, LogN: 19, BlockSize: 15, Parallelism: 16}
+	for _, p := range []Params{argonHostile, scryptHostile} {
+		if err := noWorkCap.Check(p); err != nil {
+			t.Fatalf("%v is within every field cap, yet Check = %v", p, err)
+		}
+		if err := def.Check(p); !errors.Is(err, ErrParamsTooCostly) {
+			t.Errorf("Check(%v) = %v, want ErrParamsTooCostly from the work cap", p, err)
+		}
+	}
+	cases := []struct {
+		name string
+		pol  Policy
+		p    Params
+		want error
+	}{
+		// DefaultPolicy New: 64 MiB, t=3: work 196,608; cap 786,432.
+		{"argon2 256 MiB t=3 (4x new)", def, Params{Algorithm: Argon2id, MemoryKiB: 256 << 10, Passes: 3, Threads: 4}, nil},
+		{"argon2 768 MiB t=1 (4x new)", def, Params{Algorithm: Argon2id, MemoryKiB: 768 << 10, Passes: 1, Threads: 4}, nil},
+		{"argon2 one KiB-pass over", def, Params{Algorithm: Argon2id, MemoryKiB: 786433, Passes: 1, Threads: 1}, ErrParamsTooCostly},
+		{"argon2 RFC 9106 2 GiB t=1", def, Params{Algorithm: Argon2id, MemoryKiB: 2 << 20, Passes: 1, Threads: 4}, ErrParamsTooCostly},
+		// scrypt is not New's algorithm: its floor (N=2^17, r=8, p=1) is the reference.
+		{"scrypt 4x floor", def, Params{Algorithm: Scrypt, LogN: 19, BlockSize: 8, Parallelism: 1}, nil},
+		{"scrypt 8x floor", def, Params{Algorithm: Scrypt, LogN: 17, BlockSize: 8, Parallelism: 8}, ErrParamsTooCostly},
+		{"login.gov scrypt", def, Params{Algorithm: Scrypt, LogN: 16, BlockSize: 8, Parallelism: 1}, nil},
+		{"pbkdf2 4x floor", def, Params{Algorithm: PBKDF2SHA256, Iterations: 2_400_000}, nil},
+		{"pbkdf2 over 4x floor", def, Params{Algorithm: PBKDF2SHA256, Iterations: 2_400_001}, ErrParamsTooCostly},
+		{"fips pbkdf2 4x new", fips, Params{Algorithm: PBKDF2SHA256, Iterations: 2_400_000}, nil},
+		{"fips pbkdf2 field cap 10M is over the work cap", fips, Params{Algorithm: PBKDF2SHA256, Iterations: 10_000_000}, ErrParamsTooCostly},
+	}
+	for _, c := range cases {
+		err := c.pol.Check(c.p)
+		if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("%s: Check(%v) = %v, want %v", c.name, c.p, err, c.want)
+		}
+	}
+	// A custom multiple moves the cap; zero means DefaultWorkMultiple.
+	two := def
+	two.Caps.MaxWorkMultiple = 2
+	if err := two.Check(Params{Algorithm: Argon2id, MemoryKiB: 256 << 10, Passes: 3, Threads: 4}); !errors.Is(err, ErrParamsTooCostly) {
+		t.Errorf("multiple 2: 4x new passes: %v", err)
+	}
+	zero := def
+	zero.Caps.MaxWorkMultiple = 0
+	if w, ok := zero.MaxWork(Argon2id); !ok || w != DefaultWorkMultiple*def.New.Work() {
+		t.Errorf("MaxWork with multiple 0 = %d, %v; want %d", w, ok, DefaultWorkMultiple*def.New.Work())
+	}
+	if _, ok := fips.MaxWork(Argon2id); ok {
+		t.Error("MaxWork reports a cap for an algorithm the policy does not allow")
+	}
+}
+
+// TestWorkSaturatesInsteadOfOverflowing: Work never wraps around to a
+// small number, whatever the fields hold (a wrapped product would slip
+// under the work cap).
+func TestWorkSaturatesInsteadOfOverflowing(t *testing.T) {
+	cases := []struct {
+		p    Params
+		want uint64
+	}{
+		{Params{Algorithm: Argon2id, MemoryKiB: math.MaxUint32, Passes: math.MaxUint32, Threads: 1}, uint64(math.MaxUint32) * math.MaxUint32},
+		{Params{Algorithm: Scrypt, LogN: 62, BlockSize: 1 << 20, Parallelism: 1}, math.MaxUint64},
+		{Params{Algorithm: Scrypt, LogN: 40, BlockSize: 1 << 12, Parallelism: 1 << 12}, math.MaxUint64},
+		{Params{Algorithm: Scrypt, LogN: 255, BlockSize: 1, Parallelism: 1}, math.MaxUint64},
+		{Params{Algorithm: Scrypt, LogN: 10, BlockSize: 8, Parallelism: 3}, 1 << 10 * 8 * 3},
+		{Params{Algorithm: PBKDF2SHA256, Iterations: 7}, 7},
+		{Params{}, 0},
+	}
+	for _, c := range cases {
+		if got := c.p.Work(); got != c.want {
+			t.Errorf("Work(%+v) = %d, want %d", c.p, got, c.want)
+		}
 	}
 }

@@ -25,12 +25,24 @@ type Secret struct {
 	b [SecretSize]byte
 }
 
+// MaxExpandSize is the most bytes Expand returns: 255*32 = 8,160, the limit
+// of HKDF-SHA256-Expand (RFC 5869 section 2.3, L <= 255*HashLen).
+const MaxExpandSize = 255 * sha256.Size
+
 // Expand returns n bytes of HKDF-SHA256-Expand(secret, "piivault/kdf/v1/"+label).
 // Distinct labels give independent keys.
+//
+// n must be 0..MaxExpandSize; Expand panics otherwise. Like a wrong nonce
+// size in crypto/cipher, a bad n is a programming error (callers pass a
+// constant key size), not a condition of the data, so it is not an error
+// value callers would have to handle on every call.
 func (s *Secret) Expand(label string, n int) []byte {
+	if n < 0 || n > MaxExpandSize {
+		panic("kdf: Secret.Expand: n must be 0..MaxExpandSize (8160)")
+	}
 	out, err := hkdf.Expand(sha256.New, s.b[:], "piivault/kdf/v1/"+label, n)
 	if err != nil {
-		panic("kdf: " + err.Error()) // only for n > 255*32: a programming error
+		panic("kdf: " + err.Error()) // unreachable: n is within HKDF's limit
 	}
 	return out
 }
