@@ -30,17 +30,20 @@ const (
 	// MaxPlaintext bounds one attribute value: server-readable attributes
 	// are small (an address, a phone number, a TOTP seed).
 	MaxPlaintext = 64 << 10
-	// Overhead is the length of a ciphertext minus its plaintext and key id.
+	// Overhead is the length of a ciphertext Seal writes minus its
+	// plaintext and key id.
 	Overhead = prefixSize + 1 + envelope.RecordOverhead
-	// MaxCiphertext is the longest ciphertext Open accepts.
-	MaxCiphertext = Overhead + MaxKeyIDLen + MaxPlaintext
+	// MaxCiphertext is the longest ciphertext Open accepts (a version-1
+	// ciphertext, whose record has the larger overhead).
+	MaxCiphertext = prefixSize + 1 + MaxKeyIDLen + envelope.RecordOverheadV1 + MaxPlaintext
 )
 
 // Format identifiers (FORMAT.md). They are persisted and never change
 // meaning.
 const (
 	magic      = "PVSK"
-	version1   = 1
+	version1   = 1 // read only: one attribute key per data key, version-1 records
+	version3   = 3 // written: one attribute key per data key and user (2 is reserved: the version-1 vectors use it as an unknown version)
 	prefixSize = 4 + 1
 
 	labelDataKey     = "piivault/serverkey/v1/data-key"
@@ -103,7 +106,8 @@ type entry struct {
 	wrapped []byte
 
 	mu      sync.RWMutex
-	rk      *envelope.RecordKey // nil until unwrapped, and after Close
+	prk     []byte              // HKDF-Extract of the data key; nil until unwrapped, and after Close
+	rk1     *envelope.RecordKey // version-1 attribute key
 	fpKey   []byte
 	fetched time.Time
 }
@@ -260,16 +264,17 @@ func (kr *Keyring) Close() {
 }
 
 func (e *entry) drop() {
-	if e.rk != nil {
-		e.rk.Destroy()
-		e.rk = nil
+	if e.rk1 != nil {
+		e.rk1.Destroy()
+		e.rk1 = nil
 	}
+	clear(e.prk)
 	clear(e.fpKey)
-	e.fpKey = nil
+	e.prk, e.fpKey = nil, nil
 }
 
 func (kr *Keyring) fresh(e *entry) bool {
-	return e.rk != nil && (kr.cacheFor == 0 || kr.now().Sub(e.fetched) < kr.cacheFor)
+	return e.prk != nil && (kr.cacheFor == 0 || kr.now().Sub(e.fetched) < kr.cacheFor)
 }
 
 // use runs f with e's unwrapped keys, unwrapping (one KMS call) when they
@@ -321,23 +326,53 @@ func (kr *Keyring) unwrap(ctx context.Context, e *entry) error {
 	if len(pt) != len(ad)+DataKeySize || subtle.ConstantTimeCompare(pt[:len(ad)], ad) != 1 {
 		return fmt.Errorf("%w: key %q: the KEK returned something else than this key's data key", ErrKMS, e.id)
 	}
-	dk := pt[len(ad):]
-	ak, err := hkdf.Key(sha256.New, dk, []byte(labelDerive), infoAttribute+e.id, envelope.KeySize)
+	prk, err := hkdf.Extract(sha256.New, pt[len(ad):], []byte(labelDerive))
 	if err != nil {
+		return fmt.Errorf("serverkey: hkdf: %w", err)
+	}
+	ak, err := hkdf.Expand(sha256.New, prk, infoAttribute+e.id, envelope.KeySize)
+	if err != nil {
+		clear(prk)
 		return fmt.Errorf("serverkey: hkdf: %w", err)
 	}
 	defer clear(ak)
-	fk, err := hkdf.Key(sha256.New, dk, []byte(labelDerive), infoFingerprint+e.id, sha256.Size)
+	fk, err := hkdf.Expand(sha256.New, prk, infoFingerprint+e.id, sha256.Size)
 	if err != nil {
+		clear(prk)
 		return fmt.Errorf("serverkey: hkdf: %w", err)
 	}
-	rk, err := envelope.NewRecordKey(ak, kr.rand)
+	rk1, err := envelope.NewRecordKey(ak, kr.rand)
 	if err != nil {
+		clear(prk)
 		clear(fk)
 		return fmt.Errorf("serverkey: %w", err)
 	}
-	e.rk, e.fpKey, e.fetched = rk, fk, kr.now()
+	e.prk, e.rk1, e.fpKey, e.fetched = prk, rk1, fk, kr.now()
 	return nil
+}
+
+// userRecordKey derives the version-2 attribute key of e for userID:
+// HKDF-Expand(PRK, "attribute" 0x00 || u8 len(id) || id || u8 len(user id)
+// || user id, 32). One key per data key and user keeps every AES-GCM key
+// far below its 2^32-message limit (envelope/FORMAT.md 4.1), whatever the
+// number of users. Called with e.mu held.
+func (kr *Keyring) userRecordKey(e *entry, userID string) (*envelope.RecordKey, error) {
+	info := make([]byte, 0, len(infoAttribute)+2+len(e.id)+len(userID))
+	info = append(info, infoAttribute...)
+	info = append(info, byte(len(e.id)))
+	info = append(info, e.id...)
+	info = append(info, byte(len(userID)))
+	info = append(info, userID...)
+	k, err := hkdf.Expand(sha256.New, e.prk, string(info), envelope.KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("serverkey: hkdf: %w", err)
+	}
+	defer clear(k)
+	rk, err := envelope.NewRecordKey(k, kr.rand)
+	if err != nil {
+		return nil, fmt.Errorf("serverkey: %w", err)
+	}
+	return rk, nil
 }
 
 func checkBinding(userID, attribute string) (envelope.Binding, error) {
@@ -353,10 +388,12 @@ func checkBinding(userID, attribute string) (envelope.Binding, error) {
 // Seal encrypts plaintext under the current data key, bound to userID and
 // attribute (an e-mail address: "email"; a TOTP seed: "totp_seed"; ...):
 //
-//	"PVSK" || 01 || u8 len(key id) || key id || envelope record
+//	"PVSK" || 03 || u8 len(key id) || key id || envelope record
 //
-// The record is key-committing and bound to (userID, attribute), so it
-// opens for no other user or attribute and under no other key (FORMAT.md).
+// The record is sealed under a key derived from the data key, the key id
+// and the user id; it is key-committing and bound to (userID, attribute),
+// so it opens for no other user or attribute and under no other key
+// (FORMAT.md).
 // After the first use of the current key (or Warm), Seal makes no KMS call
 // until CacheFor runs out.
 func (kr *Keyring) Seal(ctx context.Context, userID, attribute string, plaintext []byte) ([]byte, error) {
@@ -370,11 +407,15 @@ func (kr *Keyring) Seal(ctx context.Context, userID, attribute string, plaintext
 	e := kr.order[0]
 	out := make([]byte, 0, Overhead+len(e.id)+len(plaintext))
 	out = append(out, magic...)
-	out = append(out, version1, byte(len(e.id)))
+	out = append(out, version3, byte(len(e.id)))
 	out = append(out, e.id...)
 	err = kr.use(ctx, e, func(e *entry) error {
-		var err error
-		out, err = e.rk.Seal(out, b, plaintext)
+		rk, err := kr.userRecordKey(e, userID)
+		if err != nil {
+			return err
+		}
+		defer rk.Destroy()
+		out, err = rk.Seal(out, b, plaintext)
 		return err
 	})
 	if err != nil {
@@ -386,20 +427,33 @@ func (kr *Keyring) Seal(ctx context.Context, userID, attribute string, plaintext
 // KeyIDOf returns the id of the data key ciphertext was sealed under,
 // without decrypting: rotation uses it to skip what is already current.
 func KeyIDOf(ciphertext []byte) (string, error) {
-	id, _, err := parse(ciphertext)
+	_, id, _, err := parse(ciphertext)
 	return id, err
 }
 
-// parse splits a ciphertext into key id and envelope record, checking
-// length, magic and version before anything else.
-func parse(ct []byte) (id string, record []byte, err error) {
+// parse splits a ciphertext into version, key id and envelope record,
+// checking length, magic and version before anything else.
+func parse(ct []byte) (version byte, id string, record []byte, err error) {
+	id, record, err = parseV(ct)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	return ct[4], id, record, nil
+}
+
+func parseV(ct []byte) (id string, record []byte, err error) {
 	if len(ct) > MaxCiphertext {
 		return "", nil, fmt.Errorf("%w: ciphertext of %d bytes, limit %d", ErrTooLarge, len(ct), MaxCiphertext)
 	}
 	if len(ct) < prefixSize+1 || string(ct[:4]) != magic {
 		return "", nil, fmt.Errorf("%w: not a serverkey ciphertext", ErrMalformed)
 	}
-	if ct[4] != version1 {
+	minRecord := envelope.RecordOverhead
+	switch ct[4] {
+	case version3:
+	case version1:
+		minRecord = envelope.RecordOverheadV1
+	default:
 		return "", nil, fmt.Errorf("%w: version %d", ErrVersion, ct[4])
 	}
 	n := int(ct[prefixSize])
@@ -412,9 +466,7 @@ func parse(ct []byte) (id string, record []byte, err error) {
 		return "", nil, fmt.Errorf("%w: invalid key id", ErrMalformed)
 	}
 	record = rest[n:]
-	// A record is at least RecordOverhead bytes (version 3), a version-1
-	// record at least RecordOverheadV1.
-	if len(record) < envelope.RecordOverhead || (record[4] == envelope.Version1 && len(record) < envelope.RecordOverheadV1) {
+	if len(record) < minRecord {
 		return "", nil, fmt.Errorf("%w: record of %d bytes", ErrMalformed, len(record))
 	}
 	return id, record, nil
@@ -431,7 +483,7 @@ func (kr *Keyring) Open(ctx context.Context, userID, attribute string, ciphertex
 	if err != nil {
 		return nil, err
 	}
-	id, record, err := parse(ciphertext)
+	v, id, record, err := parse(ciphertext)
 	if err != nil {
 		return nil, err
 	}
@@ -441,8 +493,16 @@ func (kr *Keyring) Open(ctx context.Context, userID, attribute string, ciphertex
 	}
 	var pt []byte
 	err = kr.use(ctx, e, func(e *entry) error {
+		rk := e.rk1
+		if v == version3 {
+			var err error
+			if rk, err = kr.userRecordKey(e, userID); err != nil {
+				return err
+			}
+			defer rk.Destroy()
+		}
 		var err error
-		pt, err = e.rk.Open(nil, b, record)
+		pt, err = rk.Open(nil, b, record)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrDecrypt, err)
 		}
@@ -455,21 +515,21 @@ func (kr *Keyring) Open(ctx context.Context, userID, attribute string, ciphertex
 }
 
 // NeedsRotation reports whether ciphertext is sealed under a key other than
-// the current one (an unparsable ciphertext reports false).
+// the current one, or in version 1 (an unparsable ciphertext reports
+// false).
 func (kr *Keyring) NeedsRotation(ciphertext []byte) bool {
-	id, err := KeyIDOf(ciphertext)
-	return err == nil && id != kr.CurrentID()
+	v, id, _, err := parse(ciphertext)
+	return err == nil && (id != kr.CurrentID() || v != version3)
 }
 
 // Reseal opens ciphertext (under any key of the queue) and seals it again
-// under the current key. A ciphertext already under the current key is
-// returned as is (the same slice).
+// under the current key. A ciphertext already under the current key, in
+// the current version, is returned as is (the same slice).
 func (kr *Keyring) Reseal(ctx context.Context, userID, attribute string, ciphertext []byte) ([]byte, error) {
-	id, _, err := parse(ciphertext)
-	if err != nil {
+	if _, _, _, err := parse(ciphertext); err != nil {
 		return nil, err
 	}
-	if id == kr.CurrentID() {
+	if !kr.NeedsRotation(ciphertext) {
 		return ciphertext, nil
 	}
 	pt, err := kr.Open(ctx, userID, attribute, ciphertext)

@@ -40,6 +40,9 @@ type vecCipher struct {
 	Ciphertext string   `json:"ciphertext"`
 	Plaintext  string   `json:"plaintext,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	// UserKeys (version 3): the attribute key of each key of Keys for
+	// UserID, for implementers.
+	UserKeys []string `json:"user_attribute_keys,omitempty"`
 }
 
 type vecFile struct {
@@ -67,20 +70,26 @@ type vecFPFile struct {
 }
 
 var vecErrors = map[string]error{
-	"ErrMalformed":          serverkey.ErrMalformed,
-	"ErrVersion":            serverkey.ErrVersion,
-	"ErrUnknownKey":         serverkey.ErrUnknownKey,
-	"ErrCommitment":         envelope.ErrCommitment,
-	"ErrPayloadAuth":        envelope.ErrPayloadAuth,
-	"ErrTooLarge":           serverkey.ErrTooLarge,
-	"ErrInvalidValue":       serverkey.ErrInvalidValue,
-	"envelope.ErrVersion":   envelope.ErrVersion,
-	"envelope.ErrMalformed": envelope.ErrMalformed,
+	"ErrMalformed":           serverkey.ErrMalformed,
+	"ErrVersion":             serverkey.ErrVersion,
+	"ErrUnknownKey":          serverkey.ErrUnknownKey,
+	"ErrCommitment":          envelope.ErrCommitment,
+	"ErrPayloadAuth":         envelope.ErrPayloadAuth,
+	"ErrTooLarge":            serverkey.ErrTooLarge,
+	"ErrInvalidValue":        serverkey.ErrInvalidValue,
+	"envelope.ErrVersion":    envelope.ErrVersion,
+	"envelope.ErrMalformed":  envelope.ErrMalformed,
+	"envelope.ErrGeneration": envelope.ErrGeneration,
 }
 
 var vecOutcomes = []string{"success", "commitment_failure", "payload_failure", "malformed", "unsupported_version", "unknown_key"}
 
-const vecDir = "../testdata/serverkey"
+// vecDirs: the version-1 files (frozen: nothing writes them any more) and
+// the files of what Seal writes now (version 3), which TestWriteVectors
+// writes.
+var vecDirs = []string{"../testdata/serverkey", "../testdata/serverkey/v3"}
+
+const vecDir = "../testdata/serverkey/v3"
 
 // rawKEK is a "KMS" whose wrapped bytes are the plaintext itself: vectors
 // give data keys in clear, and the KEK's bytes are out of the format.
@@ -118,6 +127,23 @@ func ringOf(t testing.TB, keys []vecKey, cc string, r *rand.ChaCha8) *serverkey.
 	return kr
 }
 
+// derivedUser is FORMAT.md's version-3 attribute key of data key dk (id)
+// for userID.
+func derivedUser(dk []byte, id, userID string) string {
+	prk, err := hkdf.Extract(sha256.New, dk, []byte("piivault/serverkey/v1"))
+	if err != nil {
+		panic(err)
+	}
+	info := append([]byte("attribute\x00"), byte(len(id)))
+	info = append(append(info, id...), byte(len(userID)))
+	info = append(info, userID...)
+	k, err := hkdf.Expand(sha256.New, prk, string(info), 32)
+	if err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(k)
+}
+
 func derived(dk []byte, what, id string) string {
 	k, err := hkdf.Key(sha256.New, dk, []byte("piivault/serverkey/v1"), what+"\x00"+id, 32)
 	if err != nil {
@@ -127,6 +153,12 @@ func derived(dk []byte, what, id string) string {
 }
 
 func TestVectors(t *testing.T) {
+	for _, dir := range vecDirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) { checkVectorDir(t, dir) })
+	}
+}
+
+func checkVectorDir(t *testing.T, vecDir string) {
 	total := 0
 	for _, outcome := range vecOutcomes {
 		raw, err := os.ReadFile(filepath.Join(vecDir, outcome+".json"))
@@ -138,10 +170,13 @@ func TestVectors(t *testing.T) {
 		for _, v := range f.Vectors {
 			t.Run(outcome+"/"+v.Name, func(t *testing.T) {
 				total++
-				for _, k := range v.Keys {
+				for i, k := range v.Keys {
 					dk, _ := hex.DecodeString(k.DataKey)
 					require.Equal(t, derived(dk, "attribute", k.ID), k.AttributeKey, "attribute key derivation")
 					require.Equal(t, derived(dk, "fingerprint", k.ID), k.FPKey, "fingerprint key derivation")
+					if v.UserKeys != nil {
+						require.Equal(t, derivedUser(dk, k.ID, v.UserID), v.UserKeys[i], "per-user attribute key derivation")
+					}
 				}
 				kr := ringOf(t, v.Keys, "", nil)
 				ct, err := hex.DecodeString(v.Ciphertext)
@@ -159,7 +194,7 @@ func TestVectors(t *testing.T) {
 				// KeyIDOf agrees on what parses: errors of the serverkey
 				// prefix are its own, errors of the record are not.
 				_, perr := serverkey.KeyIDOf(ct)
-				if want == serverkey.ErrMalformed || want == serverkey.ErrVersion {
+				if want == serverkey.ErrMalformed || want == serverkey.ErrVersion || want == serverkey.ErrTooLarge {
 					require.ErrorIs(t, perr, want)
 				} else {
 					require.NoError(t, perr)
@@ -231,6 +266,10 @@ func TestWriteVectors(t *testing.T) {
 		if v.Error == "" && outcome != "success" {
 			panic(v.Name)
 		}
+		for _, k := range v.Keys {
+			dk, _ := hex.DecodeString(k.DataKey)
+			v.UserKeys = append(v.UserKeys, derivedUser(dk, k.ID, v.UserID))
+		}
 		files[outcome] = append(files[outcome], v)
 	}
 	q := []vecKey{k2, k1}
@@ -249,9 +288,15 @@ func TestWriteVectors(t *testing.T) {
 	relabel := bytes.Clone(email)
 	copy(relabel[6:6+7], "2026-05")
 	add("commitment_failure", vecCipher{Name: "key-id-relabelled", Comment: "the id byte string of the older key, same length", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(relabel), Error: "ErrCommitment"})
-	flipSalt := bytes.Clone(email)
-	flipSalt[6+7+6] ^= 1
-	add("commitment_failure", vecCipher{Name: "record-salt-flipped", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(flipSalt), Error: "ErrCommitment"})
+	flipCommit := bytes.Clone(email)
+	flipCommit[6+7+10] ^= 1
+	add("commitment_failure", vecCipher{Name: "record-commitment-flipped", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(flipCommit), Error: "ErrCommitment"})
+	flipNonce := bytes.Clone(email)
+	flipNonce[6+7+42] ^= 1
+	add("commitment_failure", vecCipher{Name: "record-nonce-flipped", Comment: "the nonce is inside the version-3 record commitment", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(flipNonce), Error: "ErrCommitment"})
+	gen := bytes.Clone(email)
+	gen[6+7+9] = 1
+	add("malformed", vecCipher{Name: "record-generation-1", Comment: "a serverkey record is always of key generation 0: envelope.ErrGeneration inside ErrDecrypt", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(gen), Error: "envelope.ErrGeneration"})
 
 	flipCT := bytes.Clone(email)
 	flipCT[len(flipCT)-20] ^= 1
@@ -268,14 +313,15 @@ func TestWriteVectors(t *testing.T) {
 	mal("empty", "", nil)
 	mal("magic", "PVSJ", append([]byte("PVSJ"), email[4:]...))
 	mal("envelope-record-alone", "a PVER record without the serverkey prefix", email[6+7:])
-	zero := append([]byte("PVSK\x01\x00"), email[6+7:]...)
+	zero := append([]byte("PVSK\x03\x00"), email[6+7:]...)
 	mal("key-id-length-zero", "", zero)
-	mal("key-id-length-65", "", append([]byte("PVSK\x01\x41"), bytes.Repeat([]byte("k"), 65)...))
-	mal("key-id-past-end", "", []byte("PVSK\x01\x07"+"2026"))
+	mal("key-id-length-65", "", append([]byte("PVSK\x03\x41"), bytes.Repeat([]byte("k"), 65)...))
+	mal("key-id-past-end", "", []byte("PVSK\x03\x07"+"2026"))
 	colon := bytes.Clone(email)
 	colon[6+4] = ':'
 	mal("key-id-colon", "':' is not allowed in a key id", colon)
-	mal("record-too-short", "97 bytes of record", email[:6+7+97])
+	mal("record-too-short", "69 bytes of record", email[:6+7+69])
+	add("malformed", vecCipher{Name: "too-large", Comment: "65,705 bytes: refused before parsing", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(append(bytes.Clone(email), make([]byte, serverkey.MaxCiphertext+1-len(email))...)), Error: "ErrTooLarge"})
 	badRec := bytes.Clone(email)
 	badRec[6+7+4] = 2
 	add("unsupported_version", vecCipher{Name: "version-2", Keys: q, UserID: u, Attribute: "email", Ciphertext: hex.EncodeToString(append([]byte("PVSK\x02"), email[5:]...)), Error: "ErrVersion"})
@@ -286,7 +332,7 @@ func TestWriteVectors(t *testing.T) {
 	add("unknown_key", vecCipher{Name: "key-dropped-from-queue", Keys: []vecKey{k2}, UserID: u, Attribute: "phone", Ciphertext: hex.EncodeToString(old), Error: "ErrUnknownKey"})
 
 	for _, o := range vecOutcomes {
-		f := vecFile{Expect: o, Vectors: files[o], Comment: "serverkey version 1 vectors (serverkey/FORMAT.md); keys: current first, data_key in hex, attribute_key = K_attr; plaintext in hex"}
+		f := vecFile{Expect: o, Vectors: files[o], Comment: "serverkey version 3 vectors (serverkey/FORMAT.md); keys: current first, data_key in hex, attribute_key = K_attr of version 1 (version 3 derives one per user from the same PRK), fingerprint_key = K_fp; plaintext in hex"}
 		writeJSON(t, o+".json", f)
 	}
 

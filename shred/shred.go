@@ -49,10 +49,18 @@ type KeyStore interface {
 
 // Format constants (FORMAT.md).
 const (
-	magic   = "PVSH"
-	version = 1
-	// Overhead is the length of layered bytes minus the account record.
+	magic = "PVSH"
+	// version1 layers hold version-1 envelope records (read only);
+	// version3 layers hold what envelope.RecordKey.Seal writes now
+	// (version 3). 2 is reserved: the version-1 vectors use it as an
+	// unknown version.
+	version1 = 1
+	version3 = 3
+	// Overhead is the length of layered bytes Wrap writes minus the account
+	// record.
 	Overhead = 4 + 1 + envelope.RecordOverhead
+	// maxOverhead is the largest overhead a reader accepts (version 1).
+	maxOverhead = 4 + 1 + envelope.RecordOverheadV1
 	// MaxAccountSize bounds the account record the layer wraps: the
 	// longest envelope header.
 	MaxAccountSize = envelope.MaxHeaderSize
@@ -176,7 +184,7 @@ func IsLayered(b []byte) bool { return len(b) >= 4 && string(b[:4]) == magic }
 // Wrap encrypts an account record under userID's key, creating the key
 // (one KeyStore.Put) on the user's first write:
 //
-//	"PVSH" || 01 || envelope record (under the user key, bound to userID and AccountLabel)
+//	"PVSH" || 03 || envelope record (under the user key, bound to userID and AccountLabel)
 //
 // Cost: one KeyStore.Get (and a Put the first time); no KMS call once the
 // Keyring is warm.
@@ -191,7 +199,7 @@ func (l *Layer) Wrap(ctx context.Context, userID string, account []byte) ([]byte
 	defer rk.Destroy()
 	out := make([]byte, 0, Overhead+len(account))
 	out = append(out, magic...)
-	out = append(out, version)
+	out = append(out, version3)
 	return rk.Seal(out, envelope.Binding{UserID: userID, Label: AccountLabel}, account)
 }
 
@@ -208,11 +216,8 @@ func (l *Layer) Unwrap(ctx context.Context, userID string, layered []byte) ([]by
 		}
 		return nil, ErrNotLayered
 	}
-	if len(layered) < Overhead || len(layered) > Overhead+MaxAccountSize {
-		return nil, fmt.Errorf("%w: layered record of %d bytes", ErrMalformed, len(layered))
-	}
-	if layered[4] != version {
-		return nil, fmt.Errorf("%w: version %d", ErrMalformed, layered[4])
+	if err := checkLayered(layered, MaxAccountSize); err != nil {
+		return nil, err
 	}
 	rk, err := l.userKey(ctx, userID, false)
 	if err != nil {
@@ -259,7 +264,7 @@ func (l *Layer) SealAttribute(ctx context.Context, userID, name string, plaintex
 		return nil, err
 	}
 	defer rk.Destroy()
-	return rk.Seal(append(make([]byte, 0, Overhead+len(plaintext)), magic+"\x01"...), b, plaintext)
+	return rk.Seal(append(make([]byte, 0, Overhead+len(plaintext)), magic+"\x03"...), b, plaintext)
 }
 
 // OpenAttribute opens what SealAttribute sealed for the same user and name.
@@ -268,8 +273,11 @@ func (l *Layer) OpenAttribute(ctx context.Context, userID, name string, sealed [
 	if err != nil {
 		return nil, err
 	}
-	if !IsLayered(sealed) || len(sealed) < Overhead || len(sealed) > Overhead+serverkey.MaxPlaintext || sealed[4] != version {
+	if !IsLayered(sealed) {
 		return nil, fmt.Errorf("%w: not a layered attribute", ErrMalformed)
+	}
+	if err := checkLayered(sealed, serverkey.MaxPlaintext); err != nil {
+		return nil, err
 	}
 	rk, err := l.userKey(ctx, userID, false)
 	if err != nil {
@@ -281,6 +289,26 @@ func (l *Layer) OpenAttribute(ctx context.Context, userID, name string, sealed [
 		return nil, fmt.Errorf("shred: %w", err)
 	}
 	return out, nil
+}
+
+// checkLayered checks the version and length of layered bytes (magic
+// already checked) before any look-up.
+func checkLayered(b []byte, maxPlaintext int) error {
+	if len(b) < 5 {
+		return fmt.Errorf("%w: layered record of %d bytes", ErrMalformed, len(b))
+	}
+	minLen := Overhead
+	switch b[4] {
+	case version3:
+	case version1:
+		minLen = maxOverhead
+	default:
+		return fmt.Errorf("%w: version %d", ErrMalformed, b[4])
+	}
+	if len(b) < minLen || len(b) > maxOverhead+maxPlaintext {
+		return fmt.Errorf("%w: layered record of %d bytes", ErrMalformed, len(b))
+	}
+	return nil
 }
 
 func attrBinding(userID, name string) (envelope.Binding, error) {

@@ -199,7 +199,7 @@ func TestLifecycleThroughTheLayeredStore(t *testing.T) {
 	require.NoError(t, v.ShredInStore(ctx, s, jane))
 	_, err = v.UnlockInStore(ctx, s, jane, []byte("three"))
 	require.ErrorIs(t, err, vault.ErrWrongSecret, "a shredded user looks unknown")
-	_, err = l.Unwrap(ctx, jane, []byte("PVSH\x01"+string(make([]byte, envelope.RecordOverhead))))
+	_, err = l.Unwrap(ctx, jane, []byte("PVSH\x03"+string(make([]byte, envelope.RecordOverhead))))
 	require.ErrorIs(t, err, shred.ErrShredded, "ShredInStore through the decorator deletes the key")
 }
 
