@@ -39,7 +39,9 @@ func (e encrypter) Encrypt(ctx context.Context, pt []byte, ec map[string]string)
 	return out.CiphertextBlob, nil
 }
 
-func setup(t *testing.T) (*kms.Client, *awsescrow.CallCounter, func() string) {
+func setup(t *testing.T) (*kms.Client, *awsescrow.CallCounter, func() string) { return setupB(t) }
+
+func setupB(t testing.TB) (*kms.Client, *awsescrow.CallCounter, func() string) {
 	t.Helper()
 	endpoint := itest.Env(t, "PIIVAULT_KMS_ENDPOINT")
 	cc := &awsescrow.CallCounter{}
@@ -108,7 +110,7 @@ func TestKMScValuesOpenThroughAWSKMSWithTheExactContext(t *testing.T) {
 }
 
 // kmscBlob returns the first KMS blob of a KMSc value.
-func kmscBlob(t *testing.T, v []byte) []byte {
+func kmscBlob(t testing.TB, v []byte) []byte {
 	t.Helper()
 	var outer struct {
 		EncryptedData []byte `json:"encrypted_data"`

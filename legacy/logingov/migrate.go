@@ -223,8 +223,10 @@ func (m *Migrator) finish(ctx context.Context, userID string, value []byte, col 
 // recordKey opens the freshly enrolled account with its new personal key
 // (HKDF, microseconds: no second Argon2id run) and returns the key that
 // seals its records exactly as vault.Unlocked.Seal does: envelope records
-// bound to {userID, label}. vault has no call that enrolls and returns an
-// open handle; this is the documented account layout (vault.AccountLabel).
+// bound to {userID, label}, of the account's key generation. vault has no
+// call that enrolls and returns an open handle; this relies on the
+// documented account layout (vault.AccountLabel), and the tests open every
+// migrated record through vault.Unlock to catch any drift.
 func recordKey(ctx context.Context, userID string, account []byte, pk vault.PersonalKey) (*envelope.RecordKey, error) {
 	kb, err := personalKeyBytes(pk)
 	if err != nil {
@@ -245,7 +247,8 @@ func recordKey(ctx context.Context, userID string, account []byte, pk vault.Pers
 		return nil, fmt.Errorf("logingov: new account does not open with its personal key: %w", err)
 	}
 	defer clear(key)
-	return envelope.NewRecordKey(key, nil)
+	// As vault's handle does: records carry the account's key generation.
+	return envelope.NewRecordKeyForGeneration(key, h.KeyGeneration(), nil)
 }
 
 // personalKeyBytes decodes a vault personal key's text (32 Crockford
