@@ -1,3 +1,3 @@
 package shred
 
-//go:generate env PIIVAULT_WRITE_VECTORS=1 go test -count=1 -run=^TestWriteVectors$ .
+//go:generate go run ./internal/genvectors

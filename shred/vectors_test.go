@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,7 +18,7 @@ import (
 )
 
 // Vector files (FORMAT.md section 5): TestVectors reads, never writes;
-// TestWriteVectors writes only with PIIVAULT_WRITE_VECTORS=1.
+// internal/genvectors writes (go generate ./shred).
 
 type vecRow struct {
 	UserID     string `json:"user_id"`
@@ -64,10 +63,8 @@ var layerErrors = map[string]error{
 
 // layerDirs: the files of layer version 1 (frozen: nothing writes them any
 // more) and of what Wrap writes now (layer version 3 holding version-3
-// envelope records), which TestWriteVectors writes.
+// envelope records), which internal/genvectors writes.
 var layerDirs = []string{"../testdata/shred", "../testdata/shred/v3"}
-
-const layerDir = "../testdata/shred/v3"
 
 type rawKEK struct{}
 
@@ -148,92 +145,4 @@ func checkLayerDir(t *testing.T, layerDir string) {
 		}
 	}
 	require.GreaterOrEqual(t, n, 10)
-}
-
-func TestWriteVectors(t *testing.T) {
-	if os.Getenv("PIIVAULT_WRITE_VECTORS") != "1" {
-		t.Skip("set PIIVAULT_WRITE_VECTORS=1 (go generate ./shred) to rewrite testdata/shred")
-	}
-	seed := func(s string) *rand.ChaCha8 {
-		var b [32]byte
-		copy(b[:], s)
-		return rand.NewChaCha8(b)
-	}
-	dk := make([]byte, 32)
-	_, _ = seed("shred/data-key").Read(dk)
-	const kid = "shred-2026-11"
-	u, u2 := "user-900-00-0001", "user-900-00-0002"
-	kr := rawRing(t, kid, dk, seed("shred/keyring"))
-	keys := shred.NewMemKeyStore()
-	l, err := shred.New(shred.Config{Keys: keys, Keyring: kr, Rand: seed("shred/layer")})
-	require.NoError(t, err)
-	account := []byte("PVEH\x01\x01 stands for an account record (any bytes are layered alike)")
-	lay, err := l.Wrap(t.Context(), u, account)
-	require.NoError(t, err)
-	lay2, err := l.Wrap(t.Context(), u2, []byte("john's account record"))
-	require.NoError(t, err)
-	email, err := l.SealAttribute(t.Context(), u, "email", []byte("jane.sample@example.com"))
-	require.NoError(t, err)
-	empty, err := l.Wrap(t.Context(), u, nil)
-	require.NoError(t, err)
-
-	row := func(uid string) vecRow {
-		w, err := keys.Get(t.Context(), uid)
-		require.NoError(t, err)
-		uk, err := kr.Open(t.Context(), uid, shred.KeyAttribute, w)
-		require.NoError(t, err)
-		return vecRow{UserID: uid, WrappedKey: hex.EncodeToString(w), UserKey: hex.EncodeToString(uk)}
-	}
-	both := []vecRow{row(u), row(u2)}
-	files := map[string][]vecLayer{}
-	add := func(o string, v vecLayer) {
-		v.KeyID, v.DataKey = kid, hex.EncodeToString(dk)
-		if v.Rows == nil {
-			v.Rows = both
-		}
-		files[o] = append(files[o], v)
-	}
-	add("success", vecLayer{Name: "account", UserID: u, Layered: hex.EncodeToString(lay), Plaintext: hex.EncodeToString(account)})
-	add("success", vecLayer{Name: "account-other-user", UserID: u2, Layered: hex.EncodeToString(lay2), Plaintext: hex.EncodeToString([]byte("john's account record"))})
-	add("success", vecLayer{Name: "empty-account", UserID: u, Layered: hex.EncodeToString(empty)})
-	add("success", vecLayer{Name: "attribute-email", UserID: u, Attribute: "email", Layered: hex.EncodeToString(email), Plaintext: hex.EncodeToString([]byte("jane.sample@example.com"))})
-
-	add("shredded", vecLayer{Name: "row-deleted", Comment: "the key table no longer holds the user's row", Rows: []vecRow{row(u2)}, UserID: u, Layered: hex.EncodeToString(lay), Error: "ErrShredded"})
-	add("shredded", vecLayer{Name: "attribute-row-deleted", Rows: []vecRow{row(u2)}, UserID: u, Attribute: "email", Layered: hex.EncodeToString(email), Error: "ErrShredded"})
-
-	add("commitment_failure", vecLayer{Name: "other-users-record", UserID: u, Layered: hex.EncodeToString(lay2), Error: "envelope.ErrCommitment"})
-	add("commitment_failure", vecLayer{Name: "attribute-as-account", UserID: u, Layered: hex.EncodeToString(email), Error: "envelope.ErrCommitment"})
-	add("commitment_failure", vecLayer{Name: "account-as-attribute", UserID: u, Attribute: "email", Layered: hex.EncodeToString(lay), Error: "envelope.ErrCommitment"})
-	add("commitment_failure", vecLayer{Name: "attribute-other-name", UserID: u, Attribute: "phone", Layered: hex.EncodeToString(email), Error: "envelope.ErrCommitment"})
-	moved := row(u2)
-	moved.UserID = u
-	add("commitment_failure", vecLayer{Name: "key-row-moved", Comment: "john's wrapped key copied under jane's user id: the serverkey binding refuses it", Rows: []vecRow{}, UserID: u, Layered: hex.EncodeToString(lay), Error: "serverkey.ErrDecrypt"})
-	files["commitment_failure"][len(files["commitment_failure"])-1].Rows = []vecRow{{UserID: u, WrappedKey: moved.WrappedKey}}
-
-	flip := bytes.Clone(lay)
-	flip[len(flip)-30] ^= 1
-	add("payload_failure", vecLayer{Name: "account-byte-flipped", UserID: u, Layered: hex.EncodeToString(flip), Error: "envelope.ErrPayloadAuth"})
-	add("payload_failure", vecLayer{Name: "trailing-byte", UserID: u, Layered: hex.EncodeToString(append(bytes.Clone(lay), 0)), Error: "envelope.ErrPayloadAuth"})
-
-	add("malformed", vecLayer{Name: "not-layered", Comment: "an envelope header without the layer", UserID: u, Layered: hex.EncodeToString(account), Error: "ErrNotLayered"})
-	add("malformed", vecLayer{Name: "too-short", UserID: u, Layered: hex.EncodeToString(lay[:5+69]), Error: "ErrMalformed"})
-	v2 := bytes.Clone(lay)
-	v2[4] = 2
-	add("malformed", vecLayer{Name: "version-2", UserID: u, Layered: hex.EncodeToString(v2), Error: "ErrMalformed"})
-	rec := bytes.Clone(lay)
-	rec[5+3] = 'X'
-	add("malformed", vecLayer{Name: "record-magic", UserID: u, Layered: hex.EncodeToString(rec), Error: "envelope.ErrMalformed"})
-
-	require.NoError(t, os.MkdirAll(layerDir, 0o755))
-	for _, o := range layerOutcomes {
-		for i := range files[o] {
-			if files[o][i].Rows == nil {
-				files[o][i].Rows = both
-			}
-		}
-		b, err := json.MarshalIndent(vecLayerFile{Comment: "shred layer version 3 vectors (shred/FORMAT.md); key_table rows as stored, user_key = K_u for implementers; hex throughout", Expect: o, Vectors: files[o]}, "", "  ")
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(layerDir, o+".json"), append(b, '\n'), 0o644))
-		fmt.Println("wrote", o)
-	}
 }
