@@ -230,3 +230,14 @@ func TestPlaintextMustBeNullOrAJSONObject(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got.Names())
 }
+
+// TestEmptyOrNullChunksAreRefusedBeforeKMS.
+func TestEmptyOrNullChunksAreRefusedBeforeKMS(t *testing.T) {
+	f := newFixture(t)
+	for _, w := range []string{`KMSc[""]`, `KMSc[null]`, `LOCc[""]`, `KMSc["AAAA",""]`, `KMSc`, `KMSc[`, `KMSc null`, `LOCc{}`} {
+		v := []byte(`{"encrypted_data":"` + base64.StdEncoding.EncodeToString([]byte(w)) + `","salt":"` + zeroSalt + `","cost":"800$8$1$"}`)
+		_, err := f.r.OpenPassword(context.Background(), uuidJane, v, []byte(testPW))
+		require.ErrorIs(t, err, ErrMalformed, w)
+	}
+	require.Zero(t, f.kms.Decrypts())
+}

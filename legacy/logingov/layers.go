@@ -198,6 +198,9 @@ func parseKMSLayer(w []byte) (*kmsLayer, error) {
 			if err != nil {
 				return nil, err
 			}
+			if len(c) == 0 {
+				return nil, errf(ErrBlob, "%s chunk %d is empty", w[:4], i)
+			}
 			if l.layer == LayerLOCc {
 				// Each element is base64 of E, itself base64 text.
 				if c, err = decodeB64(c, fmt.Sprintf("LOCc chunk %d inner", i)); err != nil {

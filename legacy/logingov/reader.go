@@ -39,10 +39,9 @@ type Reader struct {
 	local *LocalKeys
 	lim   *kdf.Limiter
 
-	// Counters read by tests: each Open costs at most one scrypt run and
-	// one KMS call per chunk.
+	// scryptRuns counts scrypt runs, read by tests: each Open costs at
+	// most one.
 	scryptRuns atomic.Int64
-	kmsCalls   atomic.Int64
 }
 
 // NewReader returns a Reader for cfg, or an error wrapping ErrInvalidInput
@@ -266,7 +265,6 @@ func (r *Reader) unwrap(ctx context.Context, l *kmsLayer, uuid string) ([]byte, 
 			ec = encryptionContext(uuid)
 		}
 		for i, c := range l.chunks {
-			r.kmsCalls.Add(1)
 			pt, err := r.kms.Decrypt(ctx, c, ec)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -292,7 +290,6 @@ func (r *Reader) unwrap(ctx context.Context, l *kmsLayer, uuid string) ([]byte, 
 		}
 		defer clear(key)
 		for i, c := range l.chunks {
-			r.kmsCalls.Add(1)
 			pt, err := openLocalChunk(c, key, r.local.FingerprintKeys, fmt.Sprintf("%s chunk %d", l.layer, i))
 			if err != nil {
 				return fail(err)
