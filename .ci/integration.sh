@@ -61,6 +61,8 @@ P11=(pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --login --pin "$PIN")
 run "${P11[@]}" --keypairgen --key-type EC:prime256v1 --usage-derive --label escrow-ec --id 01 >/dev/null
 run "${P11[@]}" --keygen --key-type AES:32 --usage-wrap --label escrow-aes --id 02 >/dev/null
 run "${P11[@]}" --keypairgen --key-type rsa:2048 --usage-decrypt --label escrow-rsa --id 03 >/dev/null
+# disclosure: the identity provider's ECDSA P-256 signing key (vault/disclosure, pkcs11hsm.ECDSASigner)
+run "${P11[@]}" --keypairgen --key-type EC:prime256v1 --usage-sign --label disclosure-sign --id 04 >/dev/null
 run "${P11[@]}" --list-objects >/dev/null
 
 # --- moto ---------------------------------------------------------------
@@ -87,6 +89,7 @@ export PIIVAULT_PKCS11_PIN="$PIN"
 export PIIVAULT_PKCS11_EC_LABEL=escrow-ec
 export PIIVAULT_PKCS11_AES_LABEL=escrow-aes
 export PIIVAULT_PKCS11_RSA_LABEL=escrow-rsa
+export PIIVAULT_PKCS11_SIGN_LABEL=disclosure-sign
 export PIIVAULT_KMS_ENDPOINT="http://127.0.0.1:$PORT"
 export AWS_EC2_METADATA_DISABLED=true
 cd "$ROOT/integrations"
