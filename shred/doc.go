@@ -39,7 +39,11 @@
 // back (a test shows both).
 //
 // Losing the KMS key that wraps the per-user keys loses every account:
-// keep it with the same care as an escrow key.
+// keep it with the same care as an escrow key. To rotate the serverkey data
+// key that wraps them, put the new key first in the Keyring and run
+// serverkey.Rotate over the key store ([MemKeyStore] and [SQLKeyStore] are
+// serverkey.AttributeStores): every row is re-wrapped with
+// compare-and-swap, and a row shredded meanwhile stays shredded.
 //
 // # What it does not cover
 //

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/piivault/piivault/serverkey"
 )
 
 // Dialect selects the SQL a SQLKeyStore writes.
@@ -27,12 +29,14 @@ const (
 // (bytes: a serverkey ciphertext of the user key); Schema returns the
 // statement that creates it. Put is one INSERT ... ON CONFLICT DO NOTHING
 // (ErrExists when no row was inserted), Get one SELECT by primary key,
-// Delete one DELETE by primary key.
+// Delete one DELETE by primary key; Page and Replace let serverkey.Rotate
+// re-wrap the keys (see Page).
 type SQLKeyStore struct {
 	db                *sql.DB
 	dialect           Dialect
 	table             string
 	put, get, del     string
+	page, replace     string
 	createTableString string
 }
 
@@ -52,11 +56,15 @@ func NewSQLKeyStore(db *sql.DB, d Dialect, table string) (*SQLKeyStore, error) {
 		s.put = "INSERT INTO " + table + " (user_id, wrapped_key) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING"
 		s.get = "SELECT wrapped_key FROM " + table + " WHERE user_id = $1"
 		s.del = "DELETE FROM " + table + " WHERE user_id = $1"
+		s.page = "SELECT user_id, wrapped_key FROM " + table + " WHERE user_id > $1 ORDER BY user_id LIMIT $2"
+		s.replace = "UPDATE " + table + " SET wrapped_key = $1 WHERE user_id = $2 AND wrapped_key = $3"
 		s.createTableString = "CREATE TABLE IF NOT EXISTS " + table + " (\n\tuser_id     TEXT  PRIMARY KEY CHECK (octet_length(user_id) BETWEEN 1 AND 255),\n\twrapped_key BYTEA NOT NULL\n)"
 	case SQLite:
 		s.put = "INSERT INTO " + table + " (user_id, wrapped_key) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING"
 		s.get = "SELECT wrapped_key FROM " + table + " WHERE user_id = ?"
 		s.del = "DELETE FROM " + table + " WHERE user_id = ?"
+		s.page = "SELECT user_id, wrapped_key FROM " + table + " WHERE user_id > ? ORDER BY user_id LIMIT ?"
+		s.replace = "UPDATE " + table + " SET wrapped_key = ? WHERE user_id = ? AND wrapped_key = ?"
 		s.createTableString = "CREATE TABLE IF NOT EXISTS " + table + " (\n\tuser_id     TEXT NOT NULL PRIMARY KEY,\n\twrapped_key BLOB NOT NULL\n)"
 	default:
 		return nil, fmt.Errorf("%w: unknown dialect %d", ErrInvalidInput, d)
@@ -123,6 +131,56 @@ func (s *SQLKeyStore) Get(ctx context.Context, userID string) ([]byte, error) {
 	}
 	return k, nil
 }
+
+// Page implements serverkey.AttributeStore over the table (rows in
+// user_id order, each an Attribute named KeyAttribute), so that
+// serverkey.Rotate re-wraps every user key under the current data key:
+// one SELECT per page.
+func (s *SQLKeyStore) Page(ctx context.Context, cursor string, limit int) ([]serverkey.Attribute, string, error) {
+	rows, err := s.db.QueryContext(ctx, s.page, cursor, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("shred: sql page: %w", err)
+	}
+	defer rows.Close()
+	var out []serverkey.Attribute
+	for rows.Next() {
+		a := serverkey.Attribute{Name: KeyAttribute}
+		if err := rows.Scan(&a.UserID, &a.Ciphertext); err != nil {
+			return nil, "", fmt.Errorf("shred: sql page: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("shred: sql page: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, cursor, nil
+	}
+	return out, out[len(out)-1].UserID, nil
+}
+
+// Replace implements serverkey.AttributeStore: one UPDATE ... WHERE
+// user_id = ? AND wrapped_key = old; no row updated (changed or shredded
+// meanwhile) is serverkey.ErrConflict.
+func (s *SQLKeyStore) Replace(ctx context.Context, userID, name string, old, next []byte) error {
+	if name != KeyAttribute {
+		return fmt.Errorf("%w: attribute %q is not %q", ErrInvalidInput, name, KeyAttribute)
+	}
+	res, err := s.db.ExecContext(ctx, s.replace, next, userID, old)
+	if err != nil {
+		return fmt.Errorf("shred: sql replace: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("shred: sql replace: %w", err)
+	}
+	if n == 0 {
+		return serverkey.ErrConflict
+	}
+	return nil
+}
+
+var _ serverkey.AttributeStore = (*SQLKeyStore)(nil)
 
 // Delete implements KeyStore.
 func (s *SQLKeyStore) Delete(ctx context.Context, userID string) error {

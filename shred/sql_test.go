@@ -1,11 +1,14 @@
 package shred_test
 
 import (
+	"bytes"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/piivault/piivault/serverkey"
 	"github.com/piivault/piivault/shred"
 	"github.com/piivault/piivault/vault"
 )
@@ -75,6 +79,12 @@ func (s *fakeStmt) match(table string) string {
 		return "select"
 	case q == "DELETE FROM "+table+" WHERE user_id = $1", q == "DELETE FROM "+table+" WHERE user_id = ?":
 		return "delete"
+	case q == "SELECT user_id, wrapped_key FROM "+table+" WHERE user_id > $1 ORDER BY user_id LIMIT $2",
+		q == "SELECT user_id, wrapped_key FROM "+table+" WHERE user_id > ? ORDER BY user_id LIMIT ?":
+		return "page"
+	case q == "UPDATE "+table+" SET wrapped_key = $1 WHERE user_id = $2 AND wrapped_key = $3",
+		q == "UPDATE "+table+" SET wrapped_key = ? WHERE user_id = ? AND wrapped_key = ?":
+		return "update"
 	}
 	return ""
 }
@@ -103,6 +113,13 @@ func (s *fakeStmt) Exec(args []driver.Value) (driver.Result, error) {
 		}
 		db.rows[uid] = append([]byte(nil), key...)
 		return driver.RowsAffected(1), nil
+	case "update":
+		next, uid, old := args[0].([]byte), args[1].(string), args[2].([]byte)
+		if cur, ok := db.rows[uid]; ok && bytes.Equal(cur, old) {
+			db.rows[uid] = bytes.Clone(next)
+			return driver.RowsAffected(1), nil
+		}
+		return driver.RowsAffected(0), nil
 	case "delete":
 		uid := args[0].(string)
 		_, ok := db.rows[uid]
@@ -123,25 +140,40 @@ func (s *fakeStmt) Query(args []driver.Value) (driver.Rows, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.log = append(db.log, s.q)
-	if s.match(fakeTable) != "select" {
-		return nil, fmt.Errorf("fake db: unexpected query %q", s.q)
+	switch s.match(fakeTable) {
+	case "select":
+		r := &fakeRows{cols: []string{"wrapped_key"}}
+		if k, ok := db.rows[args[0].(string)]; ok {
+			r.vals = [][]driver.Value{{bytes.Clone(k)}}
+		}
+		return r, nil
+	case "page":
+		cursor, limit := args[0].(string), int(args[1].(int64))
+		ids := slices.Sorted(maps.Keys(db.rows))
+		r := &fakeRows{cols: []string{"user_id", "wrapped_key"}}
+		for _, id := range ids {
+			if id > cursor && len(r.vals) < limit {
+				r.vals = append(r.vals, []driver.Value{id, bytes.Clone(db.rows[id])})
+			}
+		}
+		return r, nil
 	}
-	r := &fakeRows{}
-	if k, ok := db.rows[args[0].(string)]; ok {
-		r.vals = [][]byte{append([]byte(nil), k...)}
-	}
-	return r, nil
+	return nil, fmt.Errorf("fake db: unexpected query %q", s.q)
 }
 
-type fakeRows struct{ vals [][]byte }
+type fakeRows struct {
+	cols []string
+	vals [][]driver.Value
+}
 
-func (r *fakeRows) Columns() []string { return []string{"wrapped_key"} }
+func (r *fakeRows) Columns() []string { return r.cols }
 func (r *fakeRows) Close() error      { return nil }
 func (r *fakeRows) Next(dest []driver.Value) error {
 	if len(r.vals) == 0 {
 		return io.EOF
 	}
-	dest[0], r.vals = r.vals[0], r.vals[1:]
+	copy(dest, r.vals[0])
+	r.vals = r.vals[1:]
 	return nil
 }
 
@@ -236,5 +268,56 @@ func TestSQLSchemaNamesBothColumns(t *testing.T) {
 		require.Contains(t, ks.Schema(), "user_id")
 		require.Contains(t, ks.Schema(), "wrapped_key")
 		require.Contains(t, ks.Schema(), "PRIMARY KEY")
+	}
+}
+
+func TestRotateRewrapsTheKeyTableUnderTheNewDataKey(t *testing.T) {
+	ctx := t.Context()
+	kms := newFakeKMS(t)
+	oldKey, err := serverkey.GenerateDataKey(ctx, kms, "shred-2026-05", nil)
+	require.NoError(t, err)
+	newKey, err := serverkey.GenerateDataKey(ctx, kms, "shred-2026-11", nil)
+	require.NoError(t, err)
+	ring := func(cur serverkey.WrappedKey, older ...serverkey.WrappedKey) *serverkey.Keyring {
+		kr, err := serverkey.New(serverkey.Config{KEK: kms, Current: cur, Older: older})
+		require.NoError(t, err)
+		t.Cleanup(kr.Close)
+		return kr
+	}
+	db, _ := openFakeDB(t)
+	sqlKeys, err := shred.NewSQLKeyStore(db, shred.PostgreSQL, fakeTable)
+	require.NoError(t, err)
+	require.NoError(t, sqlKeys.CreateTable(ctx))
+	for name, keys := range map[string]interface {
+		shred.KeyStore
+		serverkey.AttributeStore
+	}{"memory": shred.NewMemKeyStore(), "sql": sqlKeys} {
+		t.Run(name, func(t *testing.T) {
+			before, err := shred.New(shred.Config{Keys: keys, Keyring: ring(oldKey)})
+			require.NoError(t, err)
+			layered := map[string][]byte{}
+			for i := range 25 {
+				uid := fmt.Sprintf("user-%s-%02d", name, i)
+				layered[uid], err = before.Wrap(ctx, uid, []byte("account of "+uid))
+				require.NoError(t, err)
+			}
+			both := ring(newKey, oldKey)
+			p, err := serverkey.Rotate(ctx, both, keys, serverkey.RotateOptions{PageSize: 10})
+			require.NoError(t, err)
+			require.Equal(t, 25, p.Rotated)
+			after, err := shred.New(shred.Config{Keys: keys, Keyring: ring(newKey)})
+			require.NoError(t, err)
+			for uid, b := range layered {
+				got, err := after.Unwrap(ctx, uid, b)
+				require.NoError(t, err, "opens with the new data key alone")
+				require.Equal(t, "account of "+uid, string(got))
+			}
+			// A row shredded during the rotation stays shredded.
+			require.NoError(t, after.Shred(ctx, fmt.Sprintf("user-%s-00", name)))
+			old, err := keys.Get(ctx, fmt.Sprintf("user-%s-01", name))
+			require.NoError(t, err)
+			require.ErrorIs(t, keys.Replace(ctx, fmt.Sprintf("user-%s-00", name), shred.KeyAttribute, old, old), serverkey.ErrConflict)
+			require.ErrorIs(t, keys.Replace(ctx, fmt.Sprintf("user-%s-01", name), "email", old, old), shred.ErrInvalidInput)
+		})
 	}
 }

@@ -1,11 +1,14 @@
 package shred
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/piivault/piivault/serverkey"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -177,6 +180,57 @@ func (m *MemKeyStore) Delete(ctx context.Context, userID string) error {
 	delete(m.keys, userID)
 	return nil
 }
+
+// Page implements serverkey.AttributeStore over the key table (each row an
+// Attribute named KeyAttribute, in user id order), so that serverkey.Rotate
+// re-wraps every user key under the keyring's current data key.
+func (m *MemKeyStore) Page(ctx context.Context, cursor string, limit int) ([]serverkey.Attribute, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.keys))
+	for id := range m.keys {
+		if id > cursor {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	if len(ids) == 0 {
+		return nil, cursor, nil
+	}
+	out := make([]serverkey.Attribute, len(ids))
+	for i, id := range ids {
+		out[i] = serverkey.Attribute{UserID: id, Name: KeyAttribute, Ciphertext: bytes.Clone(m.keys[id])}
+	}
+	return out, ids[len(ids)-1], nil
+}
+
+// Replace implements serverkey.AttributeStore: it swaps userID's wrapped
+// key for next if it is still old (serverkey.ErrConflict otherwise,
+// including a key deleted meanwhile: a shred always wins).
+func (m *MemKeyStore) Replace(ctx context.Context, userID, name string, old, next []byte) error {
+	if name != KeyAttribute {
+		return fmt.Errorf("%w: attribute %q is not %q", ErrInvalidInput, name, KeyAttribute)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.keys[userID]
+	if !ok || !bytes.Equal(cur, old) {
+		return serverkey.ErrConflict
+	}
+	m.keys[userID] = bytes.Clone(next)
+	return nil
+}
+
+var _ serverkey.AttributeStore = (*MemKeyStore)(nil)
 
 // Len returns the number of keys held.
 func (m *MemKeyStore) Len() int {
