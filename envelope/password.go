@@ -38,7 +38,7 @@ func NewPasswordRecipient(d *kdf.Deriver, password []byte, p kdf.Params, r io.Re
 	if err := d.Policy().Check(p); err != nil {
 		return nil, fmt.Errorf("envelope: password recipient: %w", err)
 	}
-	if _, err := kdf.NormalizePassword(password); err != nil {
+	if err := checkPassword(password); err != nil {
 		return nil, fmt.Errorf("envelope: password recipient: %w", err)
 	}
 	if r == nil {
@@ -46,6 +46,18 @@ func NewPasswordRecipient(d *kdf.Deriver, password []byte, p kdf.Params, r io.Re
 	}
 	return &PasswordRecipient{d: d, password: append([]byte(nil), password...), params: p, rand: r}, nil
 }
+
+// checkPassword refuses a password the KDF would refuse (empty, too long,
+// not UTF-8); the normalized copy it makes is cleared.
+func checkPassword(password []byte) error {
+	norm, err := normalizePassword(password)
+	clear(norm)
+	return err
+}
+
+// normalizePassword is kdf.NormalizePassword (a variable so that a test can
+// see that the copy is cleared).
+var normalizePassword = kdf.NormalizePassword
 
 // Destroy clears the recipient's copy of the password.
 func (pr *PasswordRecipient) Destroy() { clear(pr.password) }
@@ -63,29 +75,29 @@ func (pr *PasswordRecipient) Wrap(ctx context.Context, key []byte, b Binding) ([
 	if err != nil {
 		return nil, fmt.Errorf("envelope: password recipient: %w", err)
 	}
-	salt := make([]byte, passwordSaltSize)
+	fields := make([]byte, 1+len(pb)+passwordSaltSize)
+	fields[0] = byte(len(pb))
+	copy(fields[1:], pb)
+	salt := fields[1+len(pb):]
 	if _, err := io.ReadFull(pr.rand, salt); err != nil {
 		return nil, fmt.Errorf("envelope: reading salt: %w", err)
 	}
-	sec, err := pr.d.Derive(ctx, pr.password, salt, pr.params)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: password recipient: %w", err)
-	}
-	kek := sec.KEK()
-	sec.Destroy()
-	defer clear(kek)
-
-	fields := make([]byte, 0, 1+len(pb)+passwordSaltSize)
-	fields = append(fields, byte(len(pb)))
-	fields = append(fields, pb...)
-	fields = append(fields, salt...)
-	ad := stanzaAD(TypePassword, nil, fields, b)
-	wrapped, err := sealKey(kek, labelStanzaSalt, ad, key, pr.rand)
+	var st *Stanza
+	secretDo(func() {
+		var sec *kdf.Secret
+		if sec, err = pr.d.Derive(ctx, pr.password, salt, pr.params); err != nil {
+			err = fmt.Errorf("envelope: password recipient: %w", err)
+			return
+		}
+		kek := sec.KEK()
+		sec.Destroy()
+		st, err = wrapStanza(TypePassword, fields, kek, key, b, pr.rand)
+		clear(kek)
+	})
 	if err != nil {
 		return nil, err
 	}
-	body := append(fields, wrapped...)
-	return []*Stanza{{Type: TypePassword, Body: body}}, nil
+	return []*Stanza{st}, nil
 }
 
 // passwordStanza is a parsed password stanza body.
@@ -148,7 +160,7 @@ func NewPasswordIdentity(d *kdf.Deriver, password []byte) (*PasswordIdentity, er
 	if d == nil {
 		return nil, fmt.Errorf("envelope: nil kdf.Deriver: %w", ErrInvalidRecipient)
 	}
-	if _, err := kdf.NormalizePassword(password); err != nil {
+	if err := checkPassword(password); err != nil {
 		return nil, fmt.Errorf("envelope: password identity: %w", err)
 	}
 	return &PasswordIdentity{d: d, password: append([]byte(nil), password...)}, nil
@@ -157,11 +169,16 @@ func NewPasswordIdentity(d *kdf.Deriver, password []byte) (*PasswordIdentity, er
 // Destroy clears the identity's copy of the password.
 func (pi *PasswordIdentity) Destroy() { clear(pi.password) }
 
-// Unwrap implements Identity.
+// Unwrap implements Identity. Every password stanza is parsed and its
+// parameters checked against the policy before the first KDF run (a
+// malformed stanza or refused parameters anywhere is a final error and
+// costs no derivation); then the KDF runs once per stanza, in order, until
+// one matches. A version-3 header has at most one password stanza.
 func (pi *PasswordIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Binding) ([]byte, error) {
 	if err := checkBinding(b); err != nil {
 		return nil, err
 	}
+	var parsed []*passwordStanza
 	for _, s := range stanzas {
 		if s == nil || s.Type != TypePassword {
 			continue
@@ -173,14 +190,22 @@ func (pi *PasswordIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Bin
 		if err := pi.d.Policy().Check(ps.params); err != nil {
 			return nil, fmt.Errorf("envelope: password stanza refused before deriving: %w", err)
 		}
-		sec, err := pi.d.Derive(ctx, pi.password, ps.salt, ps.params)
-		if err != nil {
-			return nil, fmt.Errorf("envelope: password identity: %w", err)
-		}
-		kek := sec.KEK()
-		sec.Destroy()
-		key, err := openKey(kek, labelStanzaSalt, stanzaAD(TypePassword, nil, ps.fields, b), ps.wrapped)
-		clear(kek)
+		parsed = append(parsed, ps)
+	}
+	key := make([]byte, KeySize)
+	for _, ps := range parsed {
+		var err error
+		secretDo(func() {
+			var sec *kdf.Secret
+			if sec, err = pi.d.Derive(ctx, pi.password, ps.salt, ps.params); err != nil {
+				err = fmt.Errorf("envelope: password identity: %w", err)
+				return
+			}
+			kek := sec.KEK()
+			sec.Destroy()
+			err = unwrapStanza(TypePassword, ps.fields, ps.wrapped, kek, b, key)
+			clear(kek)
+		})
 		if errors.Is(err, ErrNoMatch) {
 			continue
 		}

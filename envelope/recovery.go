@@ -72,19 +72,21 @@ func (rr *RecoveryRecipient) Wrap(ctx context.Context, key []byte, b Binding) ([
 	if err := checkBinding(b); err != nil {
 		return nil, err
 	}
-	salt := make([]byte, recoverySaltSize, recoverySaltSize+wrappedSize)
+	salt := make([]byte, recoverySaltSize)
 	if _, err := io.ReadFull(rr.rand, salt); err != nil {
 		return nil, fmt.Errorf("envelope: reading salt: %w", err)
 	}
-	kek := recoveryKEK(rr.rk, salt)
-	defer clear(kek)
-	ad := stanzaAD(TypeRecovery, nil, salt, b)
-	wrapped, err := sealKey(kek, labelStanzaSalt, ad, key, rr.rand)
+	var st *Stanza
+	var err error
+	secretDo(func() {
+		kek := recoveryKEK(rr.rk, salt)
+		st, err = wrapStanza(TypeRecovery, salt, kek, key, b, rr.rand)
+		clear(kek)
+	})
 	if err != nil {
 		return nil, err
 	}
-	body := append(salt, wrapped...)
-	return []*Stanza{{Type: TypeRecovery, Body: body}}, nil
+	return []*Stanza{st}, nil
 }
 
 // RecoveryIdentity unwraps recovery stanzas (one HKDF per stanza tried).
@@ -110,6 +112,7 @@ func (ri *RecoveryIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Bin
 	if err := checkBinding(b); err != nil {
 		return nil, err
 	}
+	key := make([]byte, KeySize)
 	for _, s := range stanzas {
 		if s == nil || s.Type != TypeRecovery {
 			continue
@@ -118,9 +121,12 @@ func (ri *RecoveryIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Bin
 			return nil, fmt.Errorf("envelope: recovery stanza of %d bytes: %w", len(s.Body), ErrMalformed)
 		}
 		salt := s.Body[:recoverySaltSize:recoverySaltSize]
-		kek := recoveryKEK(ri.rk, salt)
-		key, err := openKey(kek, labelStanzaSalt, stanzaAD(TypeRecovery, nil, salt, b), s.Body[recoverySaltSize:])
-		clear(kek)
+		var err error
+		secretDo(func() {
+			kek := recoveryKEK(ri.rk, salt)
+			err = unwrapStanza(TypeRecovery, salt, s.Body[recoverySaltSize:], kek, b, key)
+			clear(kek)
+		})
 		if errors.Is(err, ErrNoMatch) {
 			continue
 		}

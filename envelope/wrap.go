@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // HKDF labels. Every label starts with "piivault/envelope/v1/" so keys of
@@ -160,6 +161,39 @@ func openKey(kek []byte, label string, ad, wrapped []byte) ([]byte, error) {
 		return nil, fmt.Errorf("envelope: stanza authentication failed after its commitment matched: %w", ErrHeaderAuth)
 	}
 	return key, nil
+}
+
+// secretDoSawEnabled records that the last secretDo ran f with
+// runtime/secret.Enabled() true (tests only; always false without the
+// experiment).
+var secretDoSawEnabled atomic.Bool
+
+// wrapStanza returns a stanza of type typ (empty key id) whose body is
+// fields || the committing wrap (sealKey) of key under kek, with the stanza
+// associated data of typ, fields and b. Password and recovery stanzas both
+// use it.
+func wrapStanza(typ string, fields, kek, key []byte, b Binding, r io.Reader) (*Stanza, error) {
+	wrapped, err := sealKey(kek, labelStanzaSalt, stanzaAD(typ, nil, fields, b), key, r)
+	if err != nil {
+		return nil, err
+	}
+	body := make([]byte, 0, len(fields)+len(wrapped))
+	body = append(append(body, fields...), wrapped...)
+	return &Stanza{Type: typ, Body: body}, nil
+}
+
+// unwrapStanza reverses wrapStanza for a stanza of type typ whose body is
+// fields || wrapped: ErrNoMatch when kek is not the stanza's, ErrHeaderAuth
+// when it is and the wrap was altered. The key is copied into a new
+// KeySize buffer made by the caller's goroutine (out).
+func unwrapStanza(typ string, fields, wrapped, kek []byte, b Binding, out []byte) error {
+	key, err := openKey(kek, labelStanzaSalt, stanzaAD(typ, nil, fields, b), wrapped)
+	if err != nil {
+		return err
+	}
+	copy(out, key)
+	clear(key)
+	return nil
 }
 
 // headerKeys derives the header commitment and the header MAC key from the

@@ -487,4 +487,5 @@ func main() {
 		}
 		fmt.Printf("%s: %d vectors\n", path, len(f.Vectors))
 	}
+	writeHeaderV3Vectors(*out)
 }
