@@ -56,6 +56,14 @@
 // piivault personal key. The Login.gov personal key (80 bits) is retired.
 // Delete the Login.gov columns once the Migration is stored.
 //
+// # FIPS 140-3
+//
+// Login.gov's key derivation is scrypt, which is not FIPS 140-3 approved.
+// Under GODEBUG=fips140=only every Open and migration is refused with
+// ErrUnsupported before any KMS call; run the migration under fips140=on
+// (or off). The AES-GCM layer is opened through
+// cipher.NewGCMWithRandomNonce, which the module allows in every mode.
+//
 // # Key material in memory
 //
 // Scrypt keys, KMS plaintexts and decrypted PII buffers are cleared after

@@ -39,7 +39,9 @@ var (
 	// values, v1 values with a 20-character 2018 salt, the never-enabled
 	// multi-region {"regions":...} KMS blob, and the never-merged
 	// MessagePack "v2" draft. Login.gov itself cannot open the first
-	// three any more.
+	// three any more. Also returned, before any KMS call, for every value
+	// when the process runs under GODEBUG=fips140=only: the key is scrypt,
+	// which is not FIPS 140-3 approved.
 	ErrUnsupported = errors.New("logingov: unsupported legacy format")
 	// ErrNoKey: the value needs a key this Reader was not given (a KMS
 	// for KMSc/KMSx values, the local-mode pepper for LOCc and unprefixed

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/piivault/piivault/internal/fipstest"
+
 	"github.com/piivault/piivault/legacy/logingov/logingovtest"
 )
 
@@ -13,6 +15,7 @@ import (
 // scrypt, and never gets past a 4 MiB memory budget (costlier values are
 // refused, not run).
 func FuzzOpenPassword(f *testing.F) {
+	fipstest.Skip(f, fipstest.Scrypt)
 	fx := newFixture(f)
 	r, err := NewReader(Config{KMS: fx.kms, Local: &LocalKeys{Pepper: testPepper}, MemoryBudget: 4 << 20})
 	if err != nil {

@@ -3,6 +3,7 @@ package logingov
 import (
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/piivault/piivault/internal/fipstest"
 
 	"github.com/piivault/piivault/kdf"
 	"github.com/piivault/piivault/legacy/logingov/logingovtest"
@@ -78,6 +81,7 @@ func jsonQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
 // TestAMemoryBudgetSmallerThanOneRunRefusesWithoutRunning: a Reader whose
 // budget cannot hold one scrypt run refuses with kdf.ErrOverBudget.
 func TestAMemoryBudgetSmallerThanOneRunRefusesWithoutRunning(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	r, err := NewReader(Config{KMS: f.kms, MemoryBudget: 1 << 20})
 	require.NoError(t, err)
@@ -106,6 +110,7 @@ func TestOversizedInputsAreRefusedBeforeDecoding(t *testing.T) {
 // (checking fewer bytes); this reader refuses any IV other than 12 bytes
 // and any tag other than 16 before running scrypt.
 func TestIVAndTagMustBeExactly12And16Bytes(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	e := base64.StdEncoding.EncodeToString
 	for _, c := range []struct{ iv, tag int }{{12, 15}, {12, 12}, {12, 4}, {12, 1}, {12, 0}, {12, 17}, {16, 16}, {11, 16}, {0, 16}} {
@@ -133,6 +138,7 @@ func TestIVAndTagMustBeExactly12And16Bytes(t *testing.T) {
 // layer inside a KMSc value, flipping any single bit-0 of any byte gives
 // an error and no plaintext.
 func TestEveryByteFlipIsRefused(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	pt := []byte(`{"first_name":"Jane","ssn":"900123456"}`)
 	for _, layer := range []string{logingovtest.KMSc, logingovtest.LOCc, logingovtest.KMSx, logingovtest.Local} {
@@ -169,6 +175,7 @@ func TestEveryByteFlipIsRefused(t *testing.T) {
 // refused (ErrKMS), and opens when no fingerprint keys are configured; a
 // cancelled context is reported as such.
 func TestKeysAndContextAreEnforced(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	bare, err := NewReader(Config{})
 	require.NoError(t, err)
@@ -205,6 +212,7 @@ func TestKeysAndContextAreEnforced(t *testing.T) {
 
 // TestWrongUUIDIsRefusedByKMSBeforeScrypt.
 func TestWrongUUIDIsRefusedByKMSBeforeScrypt(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	for _, layer := range []string{logingovtest.KMSc, logingovtest.LOCc} {
 		v := f.seal(uuidJane, testPW, janeJSON(), logingovtest.Options{Layer: layer})
@@ -218,6 +226,7 @@ func TestWrongUUIDIsRefusedByKMSBeforeScrypt(t *testing.T) {
 // TestPlaintextMustBeNullOrAJSONObject: after the tag verifies, the literal
 // null is ErrNoPII, anything but a UTF-8 JSON object is ErrJSON.
 func TestPlaintextMustBeNullOrAJSONObject(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	for pt, kind := range map[string]error{
 		"null": ErrNoPII, " null": ErrJSON, "[]": ErrJSON, `"x"`: ErrJSON, "{": ErrJSON, "": ErrJSON,
@@ -240,4 +249,31 @@ func TestEmptyOrNullChunksAreRefusedBeforeKMS(t *testing.T) {
 		require.ErrorIs(t, err, ErrMalformed, w)
 	}
 	require.Zero(t, f.kms.Decrypts())
+}
+
+// TestFIPSOnlyModeRefusesBeforeKMS runs in every mode: under
+// GODEBUG=fips140=only a value from the vectors file is refused with
+// ErrUnsupported before any KMS call or scrypt run (scrypt is not
+// approved); otherwise it opens.
+func TestFIPSOnlyModeRefusesBeforeKMS(t *testing.T) {
+	var f vectorFile
+	readJSON(t, "vectors.json", &f)
+	kms := &countingKMS{KMS: logingovtest.NewMemKMS([]byte(f.KMSSeed))}
+	r, err := NewReader(Config{KMS: kms})
+	require.NoError(t, err)
+	v := f.Vectors[0]
+	require.Equal(t, "KMSc password copy", v.Name)
+	pii, err := r.OpenPassword(context.Background(), v.UUID, []byte(v.Stored), []byte(v.Secret))
+	if fips140.Enforced() {
+		requireKind(t, err, ErrUnsupported)
+		require.Nil(t, pii)
+		require.Zero(t, kms.n.Load())
+		require.Zero(t, r.scryptRuns.Load())
+		_, err = DeriveKey([]byte("password"), zeroSalt, Cost{N: 2048, R: 8, P: 1})
+		requireKind(t, err, ErrUnsupported)
+		return
+	}
+	require.NoError(t, err)
+	require.Equal(t, v.Plaintext, string(pii.JSON()))
+	require.Equal(t, int64(1), kms.n.Load())
 }

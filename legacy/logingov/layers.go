@@ -116,7 +116,7 @@ func jsonObject(b []byte, what string) (map[string]json.RawMessage, error) {
 
 // gcmEnvelope is the AES layer (section 6): {"iv","ciphertext","tag"}.
 type gcmEnvelope struct {
-	iv, ct []byte // ct is ciphertext || tag
+	sealed []byte // iv (12) || ciphertext || tag (16)
 }
 
 // parseEnvelope parses an AES layer: a JSON object whose "iv",
@@ -143,11 +143,16 @@ func parseEnvelope(a []byte, what string) (*gcmEnvelope, error) {
 	if len(f[2]) != 16 {
 		return nil, errf(ErrBlob, "%s tag is %d bytes, want 16", what, len(f[2]))
 	}
-	return &gcmEnvelope{iv: f[0], ct: append(f[1], f[2]...)}, nil
+	sealed := make([]byte, 0, len(f[0])+len(f[1])+len(f[2]))
+	sealed = append(append(append(sealed, f[0]...), f[1]...), f[2]...)
+	return &gcmEnvelope{sealed: sealed}, nil
 }
 
 // open decrypts with AES-256-GCM under key (32 bytes), AAD "PII". On a
-// bad tag it returns ErrAuth and no plaintext.
+// bad tag it returns ErrAuth and no plaintext. It opens through
+// cipher.NewGCMWithRandomNonce (nonce || ciphertext || tag), which is
+// ordinary GCM decryption and, unlike cipher.NewGCM, is available under
+// GODEBUG=fips140=only.
 func (e *gcmEnvelope) open(key []byte) ([]byte, error) {
 	if len(key) != 32 {
 		panic("logingov: AES key is not 32 bytes")
@@ -156,11 +161,11 @@ func (e *gcmEnvelope) open(key []byte) ([]byte, error) {
 	if err != nil {
 		panic("logingov: " + err.Error())
 	}
-	g, err := cipher.NewGCM(b)
+	g, err := cipher.NewGCMWithRandomNonce(b)
 	if err != nil {
-		panic("logingov: " + err.Error())
+		return nil, fmt.Errorf("logingov: AES-GCM unavailable: %w", err)
 	}
-	pt, err := g.Open(nil, e.iv, e.ct, piiAAD)
+	pt, err := g.Open(nil, nil, e.sealed, piiAAD)
 	if err != nil {
 		return nil, errf(ErrAuth, "AES-256-GCM tag does not verify")
 	}

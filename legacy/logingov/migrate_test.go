@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/piivault/piivault/internal/fipstest"
+
 	"github.com/piivault/piivault/legacy/logingov/logingovtest"
 	"github.com/piivault/piivault/vault"
 )
@@ -64,6 +66,7 @@ func checkMigrated(t *testing.T, v *vault.Vault, userID string, m *Migration, pa
 // enrolls once, and the new account opens with the same password and
 // holds every attribute (mapped or kept as extras).
 func TestMigrateWithPasswordCostsOneScryptOneKMSCallOneEnrollment(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	v, enrolls := testVault(t)
 	m, err := NewMigrator(v, f.r)
@@ -89,6 +92,7 @@ func TestMigrateWithPasswordCostsOneScryptOneKMSCallOneEnrollment(t *testing.T) 
 // call) and a new password; the old 80-bit key opens nothing in piivault
 // (it is not even a piivault key), the new one does.
 func TestMigrateWithPersonalKeyRetiresTheOldKey(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	v, enrolls := testVault(t)
 	m, err := NewMigrator(v, f.r)
@@ -111,6 +115,7 @@ func TestMigrateWithPersonalKeyRetiresTheOldKey(t *testing.T) {
 // a wrong personal key, a tampered value, a wrong uuid and a null copy
 // each give their error, a nil Migration, and no enrollment.
 func TestMigrationReturnsNothingAndEnrollsNothingOnFailure(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	v, enrolls := testVault(t)
 	m, err := NewMigrator(v, f.r)
@@ -159,6 +164,7 @@ func TestMigrationReturnsNothingAndEnrollsNothingOnFailure(t *testing.T) {
 
 // TestMigrationFallsBackToTheLegacyColumnOnlyWhenTheMultiRegionOneIsEmpty.
 func TestMigrationFallsBackToTheLegacyColumnOnlyWhenTheMultiRegionOneIsEmpty(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	f := newFixture(t)
 	v, _ := testVault(t)
 	m, err := NewMigrator(v, f.r)

@@ -3,6 +3,7 @@ package logingov
 import (
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -219,6 +220,10 @@ func (r *Reader) open(ctx context.Context, uuid string, value, secret []byte) (*
 	st, err := parseStored(value)
 	if err != nil {
 		return nil, err
+	}
+	if fips140.Enforced() {
+		// Refused before any KMS call: the key is scrypt's.
+		return nil, errf(ErrUnsupported, "Login.gov values need scrypt, which is not FIPS 140-3 approved; migrate under GODEBUG=fips140=on or off, not fips140=only")
 	}
 	a, err := r.unwrap(ctx, st.kms, uuid)
 	if err != nil {

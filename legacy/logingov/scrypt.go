@@ -2,6 +2,7 @@ package logingov
 
 import (
 	"context"
+	"crypto/fips140"
 	"crypto/sha256"
 	"fmt"
 	"math/bits"
@@ -114,7 +115,8 @@ func ScryptSalt(salt string) []byte {
 
 // DeriveKey returns the 32-byte AES key K of a stored value: scrypt of the
 // secret (the password's bytes, or the normalized personal key) with
-// ScryptSalt(salt) and the parsed cost. The caller clears the result.
+// ScryptSalt(salt) and the parsed cost. The caller clears the result. It
+// returns ErrUnsupported under GODEBUG=fips140=only.
 func DeriveKey(secret []byte, salt string, c Cost) ([]byte, error) {
 	return deriveKey(context.Background(), nil, secret, salt, c)
 }
@@ -125,6 +127,9 @@ func deriveKey(ctx context.Context, lim *kdf.Limiter, secret []byte, salt string
 	// Re-check: a Cost built by hand has not been through ParseCost.
 	if _, err := ParseCost(c.String()); err != nil {
 		return nil, err
+	}
+	if fips140.Enforced() {
+		return nil, errf(ErrUnsupported, "scrypt is not FIPS 140-3 approved (GODEBUG=fips140=only)")
 	}
 	if lim != nil {
 		n := c.memory()

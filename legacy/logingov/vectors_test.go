@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/piivault/piivault/internal/fipstest"
+
 	"github.com/piivault/piivault/legacy/logingov/logingovtest"
 )
 
@@ -30,6 +32,7 @@ type vectorFile struct {
 // checks the outcome, the exact plaintext, one scrypt run at most, and a
 // KMS call per chunk at most.
 func TestGeneratedVectorsOpenOrFailAsLabelled(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	var f vectorFile
 	readJSON(t, "vectors.json", &f)
 	require.GreaterOrEqual(t, len(f.Vectors), 38)
@@ -86,6 +89,7 @@ func TestGeneratedVectorsOpenOrFailAsLabelled(t *testing.T) {
 // K for the four rows of the document's table, one of them at production
 // cost (N = 2^16).
 func TestScryptKnownAnswersFromTheFormatDocument(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
 	var f struct {
 		Vectors []struct {
 			Secret, Salt, Cost, Key string

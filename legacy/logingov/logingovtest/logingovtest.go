@@ -345,7 +345,7 @@ func PIIJSON(members []string, values map[string]any) []byte {
 // encryption context: a blob opens only under the exact context it was
 // made with. It counts Decrypt calls. Its blobs are not AWS's.
 type MemKMS struct {
-	aead     cipher.AEAD
+	block    cipher.Block
 	ivKey    [32]byte
 	decrypts atomic.Int64
 	encrypts atomic.Int64
@@ -354,9 +354,11 @@ type MemKMS struct {
 // NewMemKMS returns a MemKMS whose key is SHA-256(seed).
 func NewMemKMS(seed []byte) *MemKMS {
 	k := sha256.Sum256(seed)
-	b, _ := aes.NewCipher(k[:])
-	g, _ := cipher.NewGCM(b)
-	return &MemKMS{aead: g, ivKey: sha256.Sum256(k[:])}
+	b, err := aes.NewCipher(k[:])
+	if err != nil {
+		panic("memkms: " + err.Error()) // a 32-byte key cannot fail
+	}
+	return &MemKMS{block: b, ivKey: sha256.Sum256(k[:])}
 }
 
 // contextAD encodes an encryption context canonically (sorted keys,
@@ -394,7 +396,11 @@ func (m *MemKMS) Encrypt(_ context.Context, pt []byte, ec map[string]string) ([]
 	h.Write([]byte{0})
 	h.Write(pt)
 	nonce := h.Sum(nil)[:12]
-	return m.aead.Seal(append([]byte("memkms1"), nonce...), nonce, pt, ad), nil
+	g, err := cipher.NewGCM(m.block) // refused under GODEBUG=fips140=only (caller-chosen nonce)
+	if err != nil {
+		return nil, fmt.Errorf("memkms: %w", err)
+	}
+	return g.Seal(append([]byte("memkms1"), nonce...), nonce, pt, ad), nil
 }
 
 // Decrypt is the KMS Decrypt call (it satisfies logingov.KMS).
@@ -406,7 +412,12 @@ func (m *MemKMS) Decrypt(ctx context.Context, blob []byte, ec map[string]string)
 	if len(blob) < 7+12+16 || string(blob[:7]) != "memkms1" {
 		return nil, errors.New("memkms: InvalidCiphertextException")
 	}
-	pt, err := m.aead.Open(nil, blob[7:19], blob[19:], contextAD(ec))
+	// nonce || ciphertext || tag, opened as the module allows in every mode.
+	g, err := cipher.NewGCMWithRandomNonce(m.block)
+	if err != nil {
+		return nil, fmt.Errorf("memkms: %w", err)
+	}
+	pt, err := g.Open(nil, nil, blob[7:], contextAD(ec))
 	if err != nil {
 		return nil, errors.New("memkms: InvalidCiphertextException")
 	}
