@@ -12,11 +12,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -723,15 +727,47 @@ func FuzzParseConsent(f *testing.F) {
 }
 
 // FuzzOpen: nothing the fuzzer makes from a real package opens except the
-// package itself (the fuzzer cannot forge an Ed25519 signature).
+// package itself (it cannot forge an Ed25519 signature). The package is
+// the success vector p256/ed25519 (fixed bytes, the same in every fuzzing
+// worker process).
 func FuzzOpen(f *testing.F) {
-	fx := newFixture(f, defaultKEM(), ed25519Signer(7))
-	pkg := fx.mustDisclose(consentFor("agency-a", "given_name"), t0)
-	o := fx.newOpener(fx.sk, "agency-a", replayFunc(func(context.Context, PackageID, time.Time, time.Time) error { return nil }))
+	raw, err := os.ReadFile(filepath.Join(vectorDir, "success.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var vf vectorFile
+	if err := json.Unmarshal(raw, &vf); err != nil {
+		f.Fatal(err)
+	}
+	var v testVector
+	for _, x := range vf.Vectors {
+		if x.Name == "p256/ed25519" {
+			v = x
+		}
+	}
+	pkg, _ := hex.DecodeString(v.Package)
+	ikm, _ := hex.DecodeString(v.PartnerIKM)
+	pub, _ := hex.DecodeString(v.ProviderPublicKey)
+	var fp Fingerprint
+	fpb, _ := hex.DecodeString(v.PinnedFingerprint)
+	copy(fp[:], fpb)
+	sk, err := hpke.DHKEM(ecdh.P256()).DeriveKeyPair(ikm)
+	if err != nil || len(pkg) == 0 {
+		f.Fatalf("vector p256/ed25519: %v", err)
+	}
+	pk, err := PinProviderKey(ed25519.PublicKey(pub), fp)
+	if err != nil {
+		f.Fatal(err)
+	}
+	o, err := NewOpener(OpenerConfig{PartnerID: v.PartnerID, Key: sk, Providers: []*ProviderKey{pk},
+		Replay: replayFunc(func(context.Context, PackageID, time.Time, time.Time) error { return nil })})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(pkg)
-	f.Add(pkg[:60])
+	f.Add(pkg[:80])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := o.Open(context.Background(), b, testNonce, t0)
+		d, err := o.Open(context.Background(), b, v.Nonce, v.Now)
 		if err != nil {
 			if d != nil {
 				t.Fatal("result returned with an error")
