@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,19 @@ type Config struct {
 	// DefaultArenaIdleTimeout, a negative value keeps it until
 	// ReleaseMemory.
 	ArenaIdleTimeout time.Duration
+	// MaxDerivationMemory is the most bytes one derivation may reserve: a
+	// stored account asking for more is refused (ErrOverBudget) instead of
+	// taking the whole budget while every other login waits. 0 means the
+	// larger of MemoryBudget/4 and the policy's New params' memory; an
+	// explicit value must be at least New's memory and at most the budget.
+	MaxDerivationMemory int64
+	// MaxConcurrent bounds the CPU work of concurrent derivations, in
+	// slots: an Argon2id derivation takes one slot per lane (at most all
+	// of them), scrypt and PBKDF2 one each; a derivation waits (first come,
+	// first served) until its slots are free. The memory budget does not
+	// bound PBKDF2, which reserves no memory; this does. 0 means
+	// runtime.GOMAXPROCS(0) when New runs.
+	MaxConcurrent int
 }
 
 // Deriver runs password derivations under a Policy and a memory budget.
@@ -89,6 +103,18 @@ type Config struct {
 // PBKDF2 use the Go heap as before; idle arenas make room for an scrypt
 // reservation too.
 //
+// One derivation may reserve at most MaxDerivationMemory (by default a
+// quarter of the budget, or New's memory if that is more): a stored
+// account that asks for more is refused at once, so it cannot hold the
+// whole budget while every other login waits.
+//
+// # CPU
+//
+// Derivations also take CPU slots (MaxConcurrent, by default GOMAXPROCS):
+// one per Argon2id lane, one for scrypt or PBKDF2. Running more
+// derivations than cores at once only makes each slower, and PBKDF2
+// reserves no memory, so without slots nothing would bound it.
+//
 // After each derivation the blocks it used are zeroed: leftover
 // memory-hard state would let someone who can read the process's memory
 // test password guesses cheaply. Idle arenas stay mapped (RetainedMemory)
@@ -97,6 +123,8 @@ type Deriver struct {
 	policy Policy
 	pepper []byte
 	lim    *Limiter
+	cpu    *Limiter // CPU slots (Config.MaxConcurrent)
+	share  int64    // Config.MaxDerivationMemory, resolved
 	argon  *argon2idRunner
 	runs   atomic.Uint64 // scrypt and PBKDF2 runs; the engine counts Argon2id's
 }
@@ -127,6 +155,20 @@ func New(cfg Config) (*Deriver, error) {
 		return nil, fmt.Errorf("%w: policy's new params need %d bytes, budget is %d",
 			ErrOverBudget, n, cfg.MemoryBudget)
 	}
+	newMem := cfg.Policy.New.MemoryBytes()
+	switch {
+	case cfg.MaxDerivationMemory == 0:
+		cfg.MaxDerivationMemory = max(cfg.MemoryBudget/4, newMem)
+	case cfg.MaxDerivationMemory < newMem || cfg.MaxDerivationMemory > cfg.MemoryBudget:
+		return nil, fmt.Errorf("kdf: MaxDerivationMemory %d not in %d (new params) .. %d (budget)",
+			cfg.MaxDerivationMemory, newMem, cfg.MemoryBudget)
+	}
+	switch {
+	case cfg.MaxConcurrent < 0:
+		return nil, fmt.Errorf("kdf: negative MaxConcurrent")
+	case cfg.MaxConcurrent == 0:
+		cfg.MaxConcurrent = runtime.GOMAXPROCS(0)
+	}
 	if cfg.ArenaIdleTimeout == 0 {
 		cfg.ArenaIdleTimeout = DefaultArenaIdleTimeout
 	}
@@ -134,6 +176,8 @@ func New(cfg Config) (*Deriver, error) {
 	d := &Deriver{
 		policy: cfg.Policy,
 		lim:    lim,
+		cpu:    NewLimiter(int64(cfg.MaxConcurrent)),
+		share:  cfg.MaxDerivationMemory,
 		argon:  newArgon2idRunnerWith(cfg.MemoryBudget, cfg.ArenaIdleTimeout, lim.InUse),
 	}
 	if cfg.Pepper != nil {
@@ -156,8 +200,27 @@ func (d *Deriver) MemoryInUse() int64 { return d.lim.InUse() }
 // exceeds MemoryBudget.
 func (d *Deriver) PeakMemory() int64 { return d.lim.Peak() }
 
-// Waiting returns the number of derivations waiting for memory now.
-func (d *Deriver) Waiting() int { return d.lim.Waiting() }
+// Waiting returns the number of derivations waiting for memory or for CPU
+// slots now.
+func (d *Deriver) Waiting() int { return d.lim.Waiting() + d.cpu.Waiting() }
+
+// MaxDerivationMemory returns the most bytes one derivation may reserve.
+func (d *Deriver) MaxDerivationMemory() int64 { return d.share }
+
+// MaxConcurrent returns the number of CPU slots concurrent derivations
+// share.
+func (d *Deriver) MaxConcurrent() int { return int(d.cpu.Size()) }
+
+// cpuSlots is the number of CPU slots a derivation with p takes: one per
+// Argon2id lane (the engine runs lanes on their own goroutines), capped at
+// all of them; one for scrypt (x/crypto runs its p ROMix calls in turn)
+// and PBKDF2.
+func (d *Deriver) cpuSlots(p Params) int64 {
+	if p.Algorithm == Argon2id {
+		return min(int64(p.Threads), d.cpu.Size())
+	}
+	return 1
+}
 
 // ReleaseMemory gives back memory the Argon2id engine keeps between
 // derivations (for example after a burst of logins): every idle arena is
@@ -187,9 +250,13 @@ func NewSalt(r io.Reader) ([]byte, error) { return newSalt(r) }
 //  2. The password is normalized (NormalizePassword): ErrPasswordRejected.
 //  3. The salt must be MinSaltSize..MaxSaltSize bytes: ErrSaltRejected.
 //  4. p.MemoryBytes() is reserved from the memory budget: ErrOverBudget at
-//     once if it exceeds the whole budget, else Derive waits for room (first
-//     come, first served) and returns the context's error, wrapped, if ctx
-//     ends first. PBKDF2 needs no memory and reserves nothing.
+//     once if it exceeds one derivation's share (MaxDerivationMemory), else
+//     Derive waits for room (first come, first served) and returns the
+//     context's error, wrapped, if ctx ends first. PBKDF2 needs no memory
+//     and reserves nothing.
+//     4b. The derivation's CPU slots (one per Argon2id lane, one for scrypt
+//     and PBKDF2) are taken from MaxConcurrent the same way, so CPU-bound
+//     derivations (PBKDF2 above all) cannot all run at once.
 //  5. The KDF runs (Argon2id, scrypt or PBKDF2-HMAC-SHA256, 32 bytes of
 //     output) and the pepper, if any, is mixed in.
 //
@@ -208,7 +275,10 @@ func (d *Deriver) Derive(ctx context.Context, password, salt []byte, p Params) (
 	if len(salt) < MinSaltSize || len(salt) > MaxSaltSize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d..%d", ErrSaltRejected, len(salt), MinSaltSize, MaxSaltSize)
 	}
-	if n := p.MemoryBytes(); n > 0 {
+	if n := p.MemoryBytes(); n > d.share {
+		return nil, fmt.Errorf("%w: needs %d bytes, one derivation may reserve %d of the %d budget",
+			ErrOverBudget, n, d.share, d.lim.Size())
+	} else if n > 0 {
 		if err := d.lim.Acquire(ctx, n); err != nil {
 			return nil, err
 		}
@@ -216,9 +286,12 @@ func (d *Deriver) Derive(ctx context.Context, password, salt []byte, p Params) (
 		if p.Algorithm != Argon2id {
 			d.argon.trim() // idle arenas make room for scrypt's heap memory
 		}
-	} else if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("kdf: %w", err)
 	}
+	slots := d.cpuSlots(p)
+	if err := d.cpu.Acquire(ctx, slots); err != nil {
+		return nil, err
+	}
+	defer d.cpu.Release(slots)
 
 	s := &Secret{}
 	if err := d.run(pw, salt, p, s.b[:]); err != nil {

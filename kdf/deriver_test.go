@@ -294,7 +294,7 @@ func TestDeriveReturnsContextErrors(t *testing.T) {
 // budget.
 func TestConcurrentDerivationsStayWithinBudget(t *testing.T) {
 	p := Params{Algorithm: Argon2id, MemoryKiB: 256, Passes: 1, Threads: 1}
-	d := newTestDeriver(t, Config{MemoryBudget: 2 * p.MemoryBytes()})
+	d := newTestDeriver(t, Config{MemoryBudget: 2 * p.MemoryBytes(), MaxDerivationMemory: p.MemoryBytes()})
 	want := derive(t, d, "password", testSalt, p)
 	var wg sync.WaitGroup
 	for range 16 {

@@ -63,7 +63,7 @@ func TestDeriveMatchesXCryptoThroughReusedArenas(t *testing.T) {
 	pol.New = tinyArgon2id
 	pol.FloorArgon2id = Params{Algorithm: Argon2id, MemoryKiB: 8, Passes: 1, Threads: 1}
 	pol.Caps.MaxWorkMultiple = 1 << 16 // sizes far above the tiny New: no work cap here
-	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: 1 << 20})
+	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: 1 << 20, MaxDerivationMemory: 1 << 20})
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 30 {
 		p := Params{Algorithm: Argon2id, Threads: uint8(1 + r.IntN(8)), Passes: uint32(1 + r.IntN(3))}
@@ -85,7 +85,7 @@ func TestArenasNeverExceedBudgetUnderMixedLoad(t *testing.T) {
 	pol.New = tinyArgon2id
 	pol.FloorArgon2id = Params{Algorithm: Argon2id, MemoryKiB: 8, Passes: 1, Threads: 1}
 	pol.Caps.MaxWorkMultiple = 1 << 16 // sizes far above the tiny New: no work cap here
-	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: budget})
+	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: budget, MaxDerivationMemory: budget})
 	sizes := []Params{
 		{Algorithm: Argon2id, MemoryKiB: 128, Passes: 1, Threads: 1},
 		{Algorithm: Argon2id, MemoryKiB: 256, Passes: 2, Threads: 4},
@@ -131,7 +131,7 @@ func TestIdleArenasMakeRoomForScrypt(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.New = Params{Algorithm: Argon2id, MemoryKiB: 1024, Passes: 1, Threads: 1}
 	pol.FloorArgon2id = pol.New
-	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: 1 << 20})
+	d := newTestDeriver(t, Config{Policy: pol, MemoryBudget: 1 << 20, MaxDerivationMemory: 1 << 20})
 	derive(t, d, "pw", testSalt, pol.New)
 	if got := d.RetainedMemory(); got != 1<<20 {
 		t.Fatalf("retained %d after one derivation, want %d", got, 1<<20)
