@@ -229,8 +229,12 @@ func NormalizeEmail(s string) (string, error) {
 		}
 	}
 	// NFKC and case folding do not commute for every script: iterate to a
-	// fixed point, so that the result normalizes to itself.
-	for i := 0; ; i++ {
+	// fixed point, so that the result normalizes to itself. An ASCII domain
+	// (the common case) is its own NFKC form and folds to lower case.
+	if isASCII(domain) {
+		domain = strings.ToLower(domain)
+	}
+	for i := 0; !isASCII(domain); i++ {
 		next := norm.NFKC.String(cases.Fold().String(norm.NFKC.String(domain)))
 		if next == domain {
 			break
@@ -254,6 +258,15 @@ func NormalizeEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidValue, MaxEmailLen)
 	}
 	return out, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func validCountryCode(cc string) bool {
