@@ -174,3 +174,41 @@ func TestGeneratorChunksAsTheDocumentSays(t *testing.T) {
 		require.Equal(t, want, got, "n = %d", n)
 	}
 }
+
+// TestRubyWrittenValuesOpen opens values written by Ruby's OpenSSL, JSON
+// and Base64, the libraries of Login.gov's own code
+// (testdata/logingov/ruby_crosscheck.rb, run by hand; it also opens the Go
+// generator's local-mode vectors): LOCc under uuids that sort either way,
+// unprefixed local values, both secrets, one and several chunks, and a null
+// copy.
+func TestRubyWrittenValuesOpen(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
+	var f vectorFile
+	readJSON(t, "ruby-values.json", &f)
+	require.Len(t, f.Vectors, 13)
+	var fps [][]byte
+	for _, k := range f.FingerprintKeys {
+		fps = append(fps, []byte(k))
+	}
+	r, err := NewReader(Config{Local: &LocalKeys{Pepper: []byte(f.Pepper), FingerprintKeys: fps}})
+	require.NoError(t, err)
+	multi := 0
+	for _, v := range f.Vectors {
+		var pii *PII
+		if v.SecretKind == "personal_key" {
+			pii, err = r.OpenPersonalKey(context.Background(), v.UUID, []byte(v.Stored), v.Secret)
+		} else {
+			pii, err = r.OpenPassword(context.Background(), v.UUID, []byte(v.Stored), []byte(v.Secret))
+		}
+		if v.Want != "ok" {
+			requireKind(t, err, kindOf[v.Want])
+			continue
+		}
+		require.NoError(t, err, v.Name)
+		require.Equal(t, v.Plaintext, string(pii.JSON()), v.Name)
+		if info, _ := Inspect([]byte(v.Stored)); info.Chunks > 1 {
+			multi++
+		}
+	}
+	require.Equal(t, 4, multi, "the LOCc values over 8 KiB are chunked")
+}
