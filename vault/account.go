@@ -22,6 +22,9 @@ const maxActorReasonLen = 1024
 // to userID and AccountLabel) and the personal key to show the user once.
 // The Vault keeps neither. On error nothing is returned.
 func (v *Vault) Enroll(ctx context.Context, userID string, password []byte) (account []byte, pk PersonalKey, err error) {
+	if v.invalid() {
+		return nil, PersonalKey{}, errNilVault
+	}
 	account, pk, err = v.enroll(ctx, userID, password)
 	v.auditEvent(ctx, EventEnroll, userID, err)
 	return account, pk, err
@@ -77,7 +80,7 @@ type UnlockOptions struct {
 // rolled-back account returns ErrRolledBack and no handle, and is not
 // upgraded.
 func (v *Vault) UnlockWithOptions(ctx context.Context, userID string, account, password []byte, opts UnlockOptions) (u *Unlocked, upgraded []byte, err error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, nil, errNilVault
 	}
 	h, key, params, err := v.openWithPassword(ctx, userID, account, password)
@@ -130,7 +133,7 @@ func AccountGeneration(account []byte) (uint64, error) {
 // caller must replace the stored account with the returned one (see
 // ChangePasswordInStore for a compare-and-swap).
 func (v *Vault) ChangePassword(ctx context.Context, userID string, account, oldPassword, newPassword []byte) ([]byte, error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, errNilVault
 	}
 	out, err := v.changePassword(ctx, userID, account, oldPassword, newPassword)
@@ -161,7 +164,7 @@ func (v *Vault) changePassword(ctx context.Context, userID string, account, oldP
 // in bulk, see ResealInStore); records sealed under the new key open with
 // no secret of before the rotation, even with the old account record.
 func (v *Vault) ChangePasswordAndRotate(ctx context.Context, userID string, account, oldPassword, newPassword []byte) ([]byte, PersonalKey, error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, PersonalKey{}, errNilVault
 	}
 	out, pk, err := v.changePasswordAndRotate(ctx, userID, account, oldPassword, newPassword)
@@ -186,7 +189,7 @@ func (v *Vault) changePasswordAndRotate(ctx context.Context, userID string, acco
 // and also returns a handle on the new account, so that the caller can
 // reseal records without a third KDF run. The caller must Close it.
 func (v *Vault) RotateAccountKey(ctx context.Context, userID string, account, password []byte) (newAccount []byte, newPK PersonalKey, u *Unlocked, err error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, PersonalKey{}, nil, errNilVault
 	}
 	newAccount, newPK, u, err = v.rotateAccountKey(ctx, userID, account, password)
@@ -227,10 +230,11 @@ func (v *Vault) rotateAccountKey(ctx context.Context, userID string, account, pa
 // The old personal key and the old password stop opening the returned
 // account; an escrow stanza is made afresh when rotating and kept
 // otherwise (see "Canonical accounts"); no record is touched. A personal
-// key that does not open the account gives ErrWrongSecret; an account with
-// no recovery stanza gives ErrUnrecoverable.
+// key that does not open the account gives ErrWrongSecret; an account
+// record without a personal-key stanza (the vault always writes one) gives
+// ErrCorrupt; a shredded one ErrUnrecoverable.
 func (v *Vault) Recover(ctx context.Context, userID string, account []byte, pk PersonalKey, newPassword []byte) (newAccount []byte, newPK PersonalKey, err error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, PersonalKey{}, errNilVault
 	}
 	newAccount, newPK, err = v.recover(ctx, userID, account, pk, newPassword)
@@ -250,7 +254,8 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 		return nil, PersonalKey{}, err
 	}
 	if countType(h, envelope.TypeRecovery) == 0 {
-		return nil, PersonalKey{}, fmt.Errorf("%w: account has no personal key stanza", ErrUnrecoverable)
+		// The vault always writes one: a record without is damaged.
+		return nil, PersonalKey{}, fmt.Errorf("%w: account record has no personal key stanza: %w", ErrCorrupt, envelope.ErrMalformed)
 	}
 	kb := pk.bytes()
 	defer clear(kb)
@@ -277,7 +282,7 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 // with escrow off) gives ErrUnrecoverable; an escrow identity that does not
 // open it gives ErrWrongSecret.
 func (v *Vault) RecoverWithEscrow(ctx context.Context, userID string, account []byte, escrow envelope.Identity, newPassword []byte, actor, reason string) ([]byte, PersonalKey, error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, PersonalKey{}, errNilVault
 	}
 	out, pk, err := v.recoverWithEscrow(ctx, userID, account, escrow, newPassword, actor, reason)
@@ -322,6 +327,9 @@ func (v *Vault) recoverWithEscrow(ctx context.Context, userID string, account []
 // ShredInStore, which deletes through a Store). Sealed records need not be
 // deleted for the data to be gone, but may be.
 func (v *Vault) Shred(ctx context.Context, userID string, account []byte) error {
+	if v.invalid() {
+		return errNilVault
+	}
 	err := checkUserID(userID)
 	if err == nil {
 		clear(account)
@@ -349,6 +357,10 @@ func (v *Vault) parseAccount(ctx context.Context, userID string, account []byte)
 	}
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
+	}
+	if len(account) > envelope.MaxHeaderSize {
+		// Before anything reads the whole record.
+		return nil, fmt.Errorf("%w: account record of %d bytes, limit %d: %w", ErrCorrupt, len(account), envelope.MaxHeaderSize, envelope.ErrTooLarge)
 	}
 	if isShredded(account) {
 		return nil, fmt.Errorf("%w: account record is empty or shredded", ErrUnrecoverable)
@@ -379,7 +391,9 @@ func (v *Vault) openWithPassword(ctx context.Context, userID string, account, pa
 	var st *envelope.Stanza
 	switch n := countType(h, envelope.TypePassword); n {
 	case 0:
-		return nil, nil, kdf.Params{}, fmt.Errorf("%w: account has no password stanza", ErrUnrecoverable)
+		// The vault always writes one: a record without is damaged (a
+		// flipped stanza-type byte, say), not an account of another kind.
+		return nil, nil, kdf.Params{}, fmt.Errorf("%w: account record has no password stanza: %w", ErrCorrupt, envelope.ErrMalformed)
 	case 1:
 		for _, s := range h.Stanzas {
 			if s.Type == envelope.TypePassword {

@@ -16,9 +16,86 @@
 // caller label ("pii", "ssn", ...): a record moved to another user or
 // label fails to open.
 //
-// Changing the password or recovering rewraps the account key: no record
-// is re-encrypted, whatever their number. Unlock costs exactly one KDF run
-// and upgrades accounts whose parameters are below the policy.
+// Changing the password rewraps the account key: no record is
+// re-encrypted, whatever their number. Unlock costs exactly one KDF run
+// and upgrades accounts whose parameters are below the policy, and
+// version-1 accounts to the version-3 header (no KDF run for that).
+//
+// # Key rotation
+//
+// Recover and RecoverWithEscrow rotate the account key by default (a
+// personal key in use may mean a compromise; Config.KeepKeyOnRecover turns
+// it off), ChangePasswordAndRotate and RotateAccountKey when asked. The new
+// account record wraps a fresh key for the new password, a new personal key
+// and the configured escrow, and carries every older key wrapped under the
+// new one (envelope FORMAT.md 2.9). Each record names the key generation it
+// was sealed under, so records of before keep opening; Unlocked.OpenReseal
+// hands back a record resealed under the current key for the caller to
+// store, and ResealInStore reseals a user's records in bulk (with progress;
+// run it again after a crash and it resumes) and then drops the older keys.
+// Records sealed after a rotation open with no secret of before it, not
+// even with the old account record put back: the old record's keys are
+// older than the records' generation. Recovery with rotation still costs
+// one KDF run; a password change with rotation two, as without.
+//
+// # Rollback
+//
+// Every rewrite raises the account's generation counter, authenticated by
+// the header MAC under the account key; Unlocked.Generation reports it.
+// A caller that keeps the highest generation it has seen per user
+// somewhere the account row's writers cannot reach (another database, a
+// signed log, the session store) and passes it as
+// UnlockOptions.MinGeneration gets ErrRolledBack for an older record put
+// back from a backup or by someone with write access to the accounts
+// table. A record naming a key generation newer than the account's also
+// gives ErrRolledBack. What this cannot do: detect a rollback on the
+// first read (nothing to compare with), or if the remembered generation
+// is rolled back together with the account; tell apart two records of the
+// same generation; or stop an attacker who holds a secret of the old
+// record from reading records sealed before the rotation (they had those
+// keys already). Only state outside the accounts store, kept by the
+// caller, closes the first three.
+//
+// # Canonical accounts
+//
+// Every rewrite (password change, recovery, rotation, upgrade) writes a
+// canonical account: exactly one password stanza, one personal-key stanza,
+// and only the escrow stanzas Config.Escrow asks for: the one stanza of
+// the configured escrow recipient is kept (if the recipient can recognise
+// it: an Owns method) or wrapped afresh; with escrow off, none. Every other
+// stanza is dropped, including types the vault does not know: a stanza it
+// cannot attribute to a configured recipient is a way into the account
+// that nobody manages (a retired escrow key, a tool's leftover), and
+// keeping it would carry it through every password change and recovery.
+//
+// # Lost acknowledgements
+//
+// A Store write that fails may have landed. The ...InStore helpers read
+// the account back: what they wrote means success; the version they read
+// before means nothing changed; anything else is ErrOutcomeUnknown, and
+// an operation that issued a new personal key returns it with that error
+// (it may be the only key that opens the stored account). A new personal
+// key is never destroyed while its write might have landed.
+//
+// # Errors
+//
+// A front end can act on four classes (errors.Is): ErrWrongSecret ("wrong
+// password or personal key", also an unknown user in UnlockInStore),
+// ErrCorrupt (the account record or a sealed record is damaged or was
+// altered: structure, version, size, or an authentication check after a
+// secret matched), ErrUnrecoverable (no stanza for the kind of secret
+// asked for, or a shredded record) and ErrInvalidInput (the caller's
+// mistake, including passwords that are empty, too long or not UTF-8 and
+// nil arguments), plus ErrRolledBack, ErrConflict, ErrNotFound and
+// ErrOutcomeUnknown for the store. Some corruptions are by design
+// indistinguishable from a wrong password: a change in the password
+// stanza's KDF parameters, salt or commitment makes the right password
+// fail the stanza's commitment exactly as a wrong one does (ErrWrongSecret),
+// or asks for parameters the policy refuses (kdf.ErrParamsTooCostly,
+// kdf.ErrParamsNotAllowed); telling them apart would need the password.
+// Every other single-bit corruption of an account record is ErrCorrupt
+// (TestEveryBitFlipOfAnAccountIsCorruptOrAWrongSecretOnlyWhereDocumented
+// checks all of them).
 //
 // The Vault is stateless: account records go in and come out as bytes. The
 // Store interface and its ...InStore helpers add compare-and-swap

@@ -83,6 +83,9 @@ func AttributeNames() []string {
 // and false if name is not an attribute name. An empty field gives "" and
 // true.
 func (id *Identity) Attribute(name string) (string, bool) {
+	if id == nil {
+		return "", false
+	}
 	if p := id.field(name); p != nil {
 		return *p, true
 	}
@@ -131,6 +134,9 @@ func (id *Identity) field(name string) *string {
 // digits; phone E.164; ZIP code 5 or 5+4 digits. Messages name the field,
 // never its value.
 func (id *Identity) Validate() error {
+	if id == nil {
+		return fmt.Errorf("%w: nil identity", ErrInvalidInput)
+	}
 	for _, name := range AttributeNames() {
 		v := *id.field(name)
 		if v == "" {

@@ -115,7 +115,7 @@ const maxRecordCASRetries = 4
 // (ErrConflict otherwise). Close every handle opened before the rotation
 // first: a stale handle would seal new records under a dropped key.
 func (v *Vault) ResealInStore(ctx context.Context, u *Unlocked, rs RecordStore, accounts Store, progress func(done, total int)) (ResealStats, error) {
-	if v == nil {
+	if v.invalid() {
 		return ResealStats{}, errNilVault
 	}
 	st, err := v.resealInStore(ctx, u, rs, accounts, progress)

@@ -150,7 +150,7 @@ func putAccount(ctx context.Context, s Store, userID string, account []byte, exp
 // "Lost acknowledgements"); a write that landed but whose acknowledgement
 // was lost is a success.
 func (v *Vault) EnrollInStore(ctx context.Context, s Store, userID string, password []byte) (PersonalKey, error) {
-	if v == nil {
+	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
 	pk, err := v.enrollInStore(ctx, s, userID, password)
@@ -192,7 +192,7 @@ func (v *Vault) UnlockInStore(ctx context.Context, s Store, userID string, passw
 // the same class; the error also wraps the Store's error (ErrNotFound) for
 // the operator's use: a front end tests ErrWrongSecret first.
 func (v *Vault) UnlockInStoreWithOptions(ctx context.Context, s Store, userID string, password []byte, opts UnlockOptions) (*Unlocked, error) {
-	if v == nil {
+	if v.invalid() {
 		return nil, errNilVault
 	}
 	if s == nil {
@@ -227,7 +227,7 @@ func (v *Vault) UnlockInStoreWithOptions(ctx context.Context, s Store, userID st
 // whose outcome is unknown gives ErrOutcomeUnknown: the account opens with
 // the old or the new password.
 func (v *Vault) ChangePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) error {
-	if v == nil {
+	if v.invalid() {
 		return errNilVault
 	}
 	err := v.changePasswordInStore(ctx, s, userID, oldPassword, newPassword)
@@ -255,7 +255,7 @@ func (v *Vault) changePasswordInStore(ctx context.Context, s Store, userID strin
 // RecoverInStore. Records are resealed lazily (Unlocked.OpenReseal) or in
 // bulk (ResealInStore).
 func (v *Vault) ChangePasswordAndRotateInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) (PersonalKey, error) {
-	if v == nil {
+	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
 	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
@@ -272,7 +272,7 @@ func (v *Vault) ChangePasswordAndRotateInStore(ctx context.Context, s Store, use
 // "Lost acknowledgements"); it is destroyed only when the write certainly
 // did not land (then the old personal key still opens the account).
 func (v *Vault) RecoverInStore(ctx context.Context, s Store, userID string, pk PersonalKey, newPassword []byte) (PersonalKey, error) {
-	if v == nil {
+	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
 	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
@@ -285,7 +285,7 @@ func (v *Vault) RecoverInStore(ctx context.Context, s Store, userID string, pk P
 // RecoverWithEscrowInStore is RecoverWithEscrow on a Store, with
 // compare-and-swap and the lost-acknowledgement handling of RecoverInStore.
 func (v *Vault) RecoverWithEscrowInStore(ctx context.Context, s Store, userID string, escrow envelope.Identity, newPassword []byte, actor, reason string) (PersonalKey, error) {
-	if v == nil {
+	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
 	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
@@ -325,7 +325,7 @@ func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op f
 // records. Copies of the record outside s (backups, replicas) are the
 // caller's to delete.
 func (v *Vault) ShredInStore(ctx context.Context, s Store, userID string) error {
-	if v == nil {
+	if v.invalid() {
 		return errNilVault
 	}
 	err := v.shredInStore(ctx, s, userID)

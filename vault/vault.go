@@ -136,11 +136,21 @@ func New(cfg Config) (*Vault, error) {
 	return v, nil
 }
 
-// Policy returns the KDF policy the Vault applies.
-func (v *Vault) Policy() kdf.Policy { return v.policy }
+// Policy returns the KDF policy the Vault applies (the zero Policy for a
+// nil or zero Vault).
+func (v *Vault) Policy() kdf.Policy {
+	if v.invalid() {
+		return kdf.Policy{}
+	}
+	return v.policy
+}
 
 // EscrowEnabled reports whether the Vault writes escrow stanzas.
-func (v *Vault) EscrowEnabled() bool { return v.escrow != nil }
+func (v *Vault) EscrowEnabled() bool { return !v.invalid() && v.escrow != nil }
+
+// invalid reports a nil Vault or one not made by New (the zero Vault):
+// every method then returns an error wrapping ErrInvalidInput.
+func (v *Vault) invalid() bool { return v == nil || v.deriver == nil || v.audit == nil }
 
 func accountBinding(userID string) envelope.Binding {
 	return envelope.Binding{UserID: userID, Label: AccountLabel}
