@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -75,4 +76,46 @@ func TestEngineAgreesWithXCryptoOnEveryPath(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkEngine times whole Argon2id derivations through the engine's
+// reused arenas on each path, next to golang.org/x/crypto/argon2, at the
+// parameters of the goals. With -count N the paths interleave, so
+// compare them with benchstat -col /impl.
+func BenchmarkEngine(b *testing.B) {
+	specs := []struct {
+		name string
+		m, t uint32
+		p    uint8
+	}{{"m=64MiB,t=3,p=1", 64 * 1024, 3, 1}, {"m=19MiB,t=2,p=1", 19 * 1024, 2, 1}, {"m=64MiB,t=3,p=4", 64 * 1024, 3, 4}}
+	pw, salt := []byte("correct horse battery staple"), make([]byte, 16)
+	out := make([]byte, 32)
+	pool := iargon2.NewPool(64<<20, time.Minute, nil)
+	defer pool.Release()
+	for _, s := range specs {
+		b.Run(s.name, func(b *testing.B) {
+			for _, impl := range append(blamka.Paths(), "xcrypto") {
+				b.Run("impl="+impl, func(b *testing.B) {
+					// One untimed run first: b.Loop starts the timer at its
+					// first call, so arena mapping and page faults stay out.
+					if impl == "xcrypto" {
+						argon2.IDKey(pw, salt, s.t, s.m, s.p, 32)
+						for b.Loop() {
+							argon2.IDKey(pw, salt, s.t, s.m, s.p, 32)
+						}
+						return
+					}
+					defer blamka.UsePath(impl)()
+					if err := pool.Key(out, pw, salt, nil, nil, s.t, s.m, s.p); err != nil {
+						b.Fatal(err)
+					}
+					for b.Loop() {
+						if err := pool.Key(out, pw, salt, nil, nil, s.t, s.m, s.p); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
 }
