@@ -58,3 +58,23 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHPKEOpenOnly is the decryption step alone (what an unsigned
+// package cost to open), for comparing with BenchmarkOpen: the difference
+// is the signature verification and the checks.
+func BenchmarkHPKEOpenOnly(b *testing.B) {
+	for _, k := range benchKEMs() {
+		b.Run(k.name, func(b *testing.B) {
+			f := newFixture(b, k.kem, ed25519Signer(7))
+			p, err := parsePackage(f.mustDisclose(consentFor("agency-a", vault.AttrGivenName, vault.AttrFamilyName, vault.AttrBirthDate), t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := hpke.Open(f.sk, hpke.HKDFSHA256(), hpke.AES256GCM(), info(p.hdr), p.sealed); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
