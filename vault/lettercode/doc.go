@@ -30,17 +30,20 @@
 // # Attempt limit
 //
 // [Issuer.Verify] counts attempts in a sliding window: by default at most 5
-// attempts in any 10-minute span (the window is exact, not a fixed bucket,
-// so no burst of 2x the limit is possible at a bucket edge). The count lives
-// in an [Attempts] value that Verify takes and returns: the caller stores it
-// next to the record, whatever the outcome, and passes it back on the next
-// try. Input that cannot be a code at all ([ErrMalformed]) and codes already
+// attempts per record and 10 per subject (all of its records together) in
+// any 10-minute span (the window is exact, not a fixed bucket, so no burst
+// of 2x the limit is possible at a bucket edge). The counts live in an
+// [AttemptStore] ([MemoryStore] by default; a service with several
+// instances shares one, for example a database table with a conditional
+// update). Each attempt is reserved there by compare-and-swap before its
+// code is examined, so concurrent calls on one record cannot all read the
+// same stale count: with MaxAttempts=1, one of any number of concurrent
+// guesses is checked. Input that cannot be a code at all ([ErrMalformed]),
+// a subject other than the record's, and codes not yet valid or already
 // expired are not counted, since they test no candidate. A successful
-// verification does not consume the record: the caller deletes it (codes are
-// single use). Store the state atomically with the record (one row, or a
-// compare-and-swap): an attacker who can make the service lose or roll back
-// the state resets the limit. The limit is per record; limiting how many
-// letters an account may request is the caller's job.
+// verification does not consume the record: the caller deletes it (codes
+// are single use). An attacker who can reset the store resets the limit.
+// Records issued with an empty subject have only the per-record limit.
 //
 // What the attempt limit gives: with 50-bit codes and 5 tries per 10
 // minutes, an online guesser succeeds with probability about 5*144*30/2^50

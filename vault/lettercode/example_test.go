@@ -2,6 +2,7 @@ package lettercode_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
 
@@ -22,14 +23,16 @@ func Example() {
 	stored, _ := rec.MarshalBinary() // store this; print code in the letter
 	fmt.Println("letter code:", code)
 
+	// Attempts are counted in a store shared by every instance of the
+	// service (here the default, in process memory).
+	ctx := context.Background()
 	rec, _ = lettercode.ParseRecord(stored)
-	var attempts lettercode.Attempts
-	attempts, err := issuer.Verify("account-7f3a", rec, attempts, "abcde fghjk", issued.Add(29*24*time.Hour))
-	fmt.Println("day 29:", err, "attempts:", attempts.Count())
-	_, err = issuer.Verify("account-7f3a", rec, attempts, code, issued.Add(31*24*time.Hour))
+	err := issuer.Verify(ctx, "account-7f3a", rec, "abcde fghjk", issued.Add(29*24*time.Hour))
+	fmt.Println("day 29:", err)
+	err = issuer.Verify(ctx, "account-7f3a", rec, code, issued.Add(31*24*time.Hour))
 	fmt.Println("day 31:", err)
 	// Output:
 	// letter code: ABCDE-FGHJK
-	// day 29: <nil> attempts: 1
+	// day 29: <nil>
 	// day 31: lettercode: code expired
 }

@@ -1,15 +1,18 @@
 package lettercode
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,6 +22,10 @@ const (
 	DefaultValidity    = 30 * 24 * time.Hour // see the package doc, # Validity
 	DefaultMaxAttempts = 5
 	DefaultWindow      = 10 * time.Minute
+	// DefaultMaxAttemptsPerSubject bounds the attempts on all of one
+	// subject's records together in a Window, so that requesting several
+	// letters does not multiply the guesses.
+	DefaultMaxAttemptsPerSubject = 10
 )
 
 // Limits on configuration and on the stored encodings.
@@ -44,6 +51,11 @@ var (
 	ErrMalformed       = errors.New("lettercode: malformed input or encoding")
 	ErrUnknownKey      = errors.New("lettercode: record made under a key not in the keyring")
 	ErrConfig          = errors.New("lettercode: invalid configuration")
+	// ErrNotYetValid: the verification time is before the record's
+	// IssuedAt (a code is valid only from IssuedAt on). Not counted.
+	ErrNotYetValid = errors.New("lettercode: code not valid yet")
+	// ErrKeyringClosed: Issue on an Issuer whose Keyring was closed.
+	ErrKeyringClosed = errors.New("lettercode: keyring closed")
 )
 
 const macDomain = "piivault/lettercode/v1\x00"
@@ -56,10 +68,30 @@ type Key struct {
 }
 
 // Keyring holds the HMAC keys by id, one of them current. It is safe for
-// concurrent use once built; it keeps its own copies of the secrets.
+// concurrent use, Close included; it keeps its own copies of the secrets.
 type Keyring struct {
 	current string
-	keys    map[string][]byte
+	mu      sync.RWMutex
+	keys    map[string][]byte // nil once closed
+}
+
+// withKey calls f with the secret of key id under the read lock (so Close
+// cannot clear it meanwhile) and reports whether the key exists; a closed
+// keyring has none.
+func (kr *Keyring) withKey(id string, f func(key []byte)) bool {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	k, ok := kr.keys[id]
+	if ok {
+		f(k)
+	}
+	return ok
+}
+
+func (kr *Keyring) closed() bool {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	return kr.keys == nil
 }
 
 // NewKeyring returns a keyring whose current key (used for new codes) is
@@ -88,12 +120,16 @@ func (kr *Keyring) CurrentID() string { return kr.current }
 
 // Close clears the keyring's copies of the secrets. Go's garbage collector
 // may have copied them elsewhere in memory; Close clears only what it holds.
-// A closed keyring verifies nothing (every record reports ErrUnknownKey).
+// A closed keyring verifies nothing (every record reports ErrUnknownKey)
+// and issues nothing (ErrKeyringClosed). Close waits for Issue and Verify
+// calls using a key to finish with it, and may be called more than once.
 func (kr *Keyring) Close() {
-	for id, s := range kr.keys {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	for _, s := range kr.keys {
 		clear(s)
-		delete(kr.keys, id)
 	}
+	kr.keys = nil
 }
 
 func validKeyID(id string) bool {
@@ -113,30 +149,47 @@ type Config struct {
 	Keys        *Keyring      // required
 	Length      int           // code length in characters; 0: DefaultLength
 	Validity    time.Duration // 0: DefaultValidity; at most MaxValidity
-	MaxAttempts int           // per Window; 0: DefaultMaxAttempts; at most MaxAttemptsLimit
-	Window      time.Duration // 0: DefaultWindow
-	Rand        io.Reader     // nil: crypto/rand
+	MaxAttempts int           // per record per Window; 0: DefaultMaxAttempts; at most MaxAttemptsLimit
+	// MaxAttemptsPerSubject bounds the attempts on all records of one
+	// (non-empty) subject per Window; 0: DefaultMaxAttemptsPerSubject; at
+	// most MaxAttemptsLimit.
+	MaxAttemptsPerSubject int
+	Window                time.Duration // 0: DefaultWindow
+	Rand                  io.Reader     // nil: crypto/rand
+	// Attempts is where attempt counts live (see [AttemptStore]). nil: a
+	// new [MemoryStore], which counts within this process only; a service
+	// with several instances must share one store among them.
+	Attempts AttemptStore
 }
 
 // Issuer issues and verifies codes. It is safe for concurrent use if its
-// Rand is.
+// Rand and its AttemptStore are.
 type Issuer struct {
-	keys        *Keyring
-	length      int
-	validity    time.Duration
-	maxAttempts int
-	window      time.Duration
-	rand        io.Reader
+	keys          *Keyring
+	length        int
+	validity      time.Duration
+	maxAttempts   int
+	maxPerSubject int
+	window        time.Duration
+	rand          io.Reader
+	attempts      AttemptStore
 }
 
 // New checks cfg and returns an Issuer.
 func New(cfg Config) (*Issuer, error) {
 	is := &Issuer{
 		keys: cfg.Keys, length: cfg.Length, validity: cfg.Validity,
-		maxAttempts: cfg.MaxAttempts, window: cfg.Window, rand: cfg.Rand,
+		maxAttempts: cfg.MaxAttempts, maxPerSubject: cfg.MaxAttemptsPerSubject,
+		window: cfg.Window, rand: cfg.Rand, attempts: cfg.Attempts,
 	}
-	if is.keys == nil || len(is.keys.keys) == 0 {
-		return nil, fmt.Errorf("%w: no keyring", ErrConfig)
+	if is.keys == nil || is.keys.closed() {
+		return nil, fmt.Errorf("%w: no keyring, or a closed one", ErrConfig)
+	}
+	if is.maxPerSubject == 0 {
+		is.maxPerSubject = DefaultMaxAttemptsPerSubject
+	}
+	if is.attempts == nil {
+		is.attempts = NewMemoryStore()
 	}
 	if is.length == 0 {
 		is.length = DefaultLength
@@ -160,6 +213,8 @@ func New(cfg Config) (*Issuer, error) {
 		return nil, fmt.Errorf("%w: validity %v not in (0, %v]", ErrConfig, is.validity, MaxValidity)
 	case is.maxAttempts < 0 || is.maxAttempts > MaxAttemptsLimit:
 		return nil, fmt.Errorf("%w: max attempts %d not in [1, %d]", ErrConfig, is.maxAttempts, MaxAttemptsLimit)
+	case is.maxPerSubject < 0 || is.maxPerSubject > MaxAttemptsLimit:
+		return nil, fmt.Errorf("%w: max attempts per subject %d not in [1, %d]", ErrConfig, is.maxPerSubject, MaxAttemptsLimit)
 	case is.window < 0:
 		return nil, fmt.Errorf("%w: negative window", ErrConfig)
 	}
@@ -201,7 +256,9 @@ func (is *Issuer) Issue(subject string, now time.Time) (code string, rec Record,
 		KeyID: is.keys.current, Subject: subject, Length: is.length,
 		IssuedAt: time.Unix(0, now.UnixNano()).UTC(), ExpiresAt: time.Unix(0, exp.UnixNano()).UTC(),
 	}
-	rec.MAC = rec.mac(is.keys.keys[rec.KeyID], raw)
+	if !is.keys.withKey(rec.KeyID, func(key []byte) { rec.MAC = rec.mac(key, raw) }) {
+		return "", Record{}, ErrKeyringClosed
+	}
 	return Group(string(raw)), rec, nil
 }
 
@@ -300,47 +357,164 @@ func (a Attempts) prune(now int64, window time.Duration) Attempts {
 }
 
 // Verify checks input (as typed by the user, see [Normalize]) against rec
-// for subject at time now, and returns the attempt state to store in place
-// of st whatever the outcome. Errors, in the order checked:
-// [ErrMalformed] (input cannot be a code; not counted), [ErrExpired] (not
-// counted), [ErrUnknownKey], [ErrTooManyAttempts] (MaxAttempts already
-// counted in the last Window; the code is not examined), then the attempt
-// is counted and the HMAC compared in constant time: [ErrMismatch] or nil.
-// A different subject than the one the record was issued for is
-// ErrMismatch.
-func (is *Issuer) Verify(subject string, rec Record, st Attempts, input string, now time.Time) (Attempts, error) {
-	st = st.prune(now.UnixNano(), is.window)
+// for subject at time now. Errors, in the order checked, none of them
+// counted as an attempt until the reservation step:
+//
+//  1. [ErrMalformed]: input cannot be a code;
+//  2. [ErrMismatch]: subject is not the record's Subject (the stored Subject
+//     is also covered by the MAC, so editing it in storage fails step 6);
+//  3. [ErrNotYetValid] before rec.IssuedAt, [ErrExpired] from rec.ExpiresAt
+//     on (valid: IssuedAt <= now < ExpiresAt);
+//  4. [ErrUnknownKey]: rec's key is not in the keyring (or it was closed);
+//  5. the attempt is reserved in the AttemptStore, by compare-and-swap,
+//     first against the record's limit (MaxAttempts per Window), then
+//     against the subject's (MaxAttemptsPerSubject per Window, all of the
+//     subject's records together; not for an empty subject):
+//     [ErrTooManyAttempts] if either is full, and the code is not
+//     examined. Concurrent calls cannot all read the same stale count:
+//     each attempt is stored before its code is checked;
+//  6. the HMAC is compared in constant time: [ErrMismatch] or nil.
+//
+// An error from the store is returned wrapped and nothing is checked. A
+// successful verification does not consume the record: the caller deletes
+// it (codes are single use).
+func (is *Issuer) Verify(ctx context.Context, subject string, rec Record, input string, now time.Time) error {
 	if rec.Length < MinLength || rec.Length > MaxLength {
-		return st, fmt.Errorf("%w: record code length", ErrMalformed)
+		return fmt.Errorf("%w: record code length", ErrMalformed)
 	}
 	code, err := Normalize(input, rec.Length)
 	if err != nil {
-		return st, err
+		return err
 	}
 	defer clear(code)
+	if subject != rec.Subject {
+		return ErrMismatch
+	}
+	if now.Before(rec.IssuedAt) {
+		return ErrNotYetValid
+	}
 	if !now.Before(rec.ExpiresAt) {
-		return st, ErrExpired
+		return ErrExpired
 	}
-	key, ok := is.keys.keys[rec.KeyID]
-	if !ok {
-		return st, fmt.Errorf("%w: %q", ErrUnknownKey, rec.KeyID)
-	}
-	if len(st.times) >= is.maxAttempts {
-		return st, ErrTooManyAttempts
+	if !is.keys.withKey(rec.KeyID, func([]byte) {}) {
+		return fmt.Errorf("%w: %q", ErrUnknownKey, rec.KeyID)
 	}
 	t := now.UnixNano()
-	if n := len(st.times); n > 0 && st.times[n-1] > t {
-		t = st.times[n-1] // clock went backwards: keep the state ordered
+	if err := is.reserve(ctx, recordKey(&rec), is.maxAttempts, t); err != nil {
+		return err
 	}
-	st.times = append(st.times, t)
-	if len(subject) > MaxSubjectLength {
-		return st, ErrMismatch
+	if subject != "" {
+		if err := is.reserve(ctx, subjectKey(subject), is.maxPerSubject, t); err != nil {
+			return err
+		}
 	}
-	cand := rec
-	cand.Subject = subject
-	sum := cand.mac(key, code)
+	var sum [sha256.Size]byte
+	if !is.keys.withKey(rec.KeyID, func(key []byte) { sum = rec.mac(key, code) }) {
+		return fmt.Errorf("%w: %q", ErrUnknownKey, rec.KeyID) // closed meanwhile
+	}
 	if !hmac.Equal(sum[:], rec.MAC[:]) {
-		return st, ErrMismatch
+		return ErrMismatch
 	}
-	return st, nil
+	return nil
+}
+
+// maxCASRetries bounds the compare-and-swap loop of reserve. Each lost
+// round means another caller's attempt was stored, so the limit is reached
+// after at most MaxAttemptsLimit lost rounds in one window; the bound only
+// guards against a store that never agrees.
+const maxCASRetries = 1000
+
+// reserve adds an attempt at t to the state under key, unless it already
+// holds limit attempts in the window ending at t (ErrTooManyAttempts).
+func (is *Issuer) reserve(ctx context.Context, key string, limit int, t int64) error {
+	for range maxCASRetries {
+		old, err := is.attempts.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("lettercode: attempt store: %w", err)
+		}
+		var st Attempts
+		if old != nil {
+			if st, err = ParseAttempts(old); err != nil {
+				return fmt.Errorf("attempt state under %q: %w", key, err)
+			}
+		}
+		st = st.prune(t, is.window)
+		if len(st.times) >= limit {
+			return ErrTooManyAttempts
+		}
+		at := t
+		if n := len(st.times); n > 0 && st.times[n-1] > at {
+			at = st.times[n-1] // clock went backwards: keep the state ordered
+		}
+		st.times = append(st.times, at)
+		b, err := st.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		ok, err := is.attempts.CompareAndSwap(ctx, key, old, b)
+		if err != nil {
+			return fmt.Errorf("lettercode: attempt store: %w", err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: attempt state kept changing under %q", ErrTooManyAttempts, key)
+}
+
+// recordKey and subjectKey name the attempt states in the AttemptStore.
+// A record is named by its MAC, unique per issued code.
+func recordKey(r *Record) string { return "lettercode/v1/record/" + hex.EncodeToString(r.MAC[:]) }
+func subjectKey(subject string) string {
+	return "lettercode/v1/subject/" + hex.EncodeToString([]byte(subject))
+}
+
+// AttemptStore keeps attempt states ([Attempts] encodings) by key. The
+// Issuer reads a state, adds the new attempt, and writes it back with
+// CompareAndSwap, retrying if another call changed it meanwhile: the
+// attempt is counted before the code is checked, whatever the concurrency.
+// A database implements CompareAndSwap as a conditional write ("UPDATE ...
+// WHERE state = old", or an insert that fails if the row exists when old
+// is nil).
+type AttemptStore interface {
+	// Get returns the state stored under key, or nil if there is none.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// CompareAndSwap stores new under key if the stored state is still old
+	// (nil: no state stored), atomically, and reports whether it did.
+	CompareAndSwap(ctx context.Context, key string, old, new []byte) (bool, error)
+}
+
+// MemoryStore is an AttemptStore in process memory, safe for concurrent
+// use. It counts attempts within one process only and forgets them on
+// restart; services with several instances need a shared store. It keeps
+// one small state (at most 6+8*MaxAttemptsLimit bytes) per record and per
+// subject ever attempted.
+type MemoryStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{m: map[string][]byte{}} }
+
+// Get implements AttemptStore.
+func (s *MemoryStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[key]; ok {
+		return append([]byte{}, v...), nil
+	}
+	return nil, nil
+}
+
+// CompareAndSwap implements AttemptStore.
+func (s *MemoryStore) CompareAndSwap(_ context.Context, key string, old, new []byte) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.m[key]
+	if ok != (old != nil) || (ok && string(cur) != string(old)) {
+		return false, nil
+	}
+	s.m[key] = append([]byte(nil), new...)
+	return true, nil
 }

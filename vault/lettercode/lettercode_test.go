@@ -2,6 +2,7 @@ package lettercode
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -9,7 +10,10 @@ import (
 	"time"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var (
+	t0  = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx = context.Background()
+)
 
 func testKey(id string, fill byte) Key {
 	s := make([]byte, 32)
@@ -75,7 +79,7 @@ func TestIssueKnownAnswerMatchesIndependentHMAC(t *testing.T) {
 	if got := hex.EncodeToString(b); got != wantRec {
 		t.Fatalf("record = %s, want %s", got, wantRec)
 	}
-	if _, err := is.Verify("user-1", rec, Attempts{}, "0123456789", t0); err != nil {
+	if err := is.Verify(ctx, "user-1", rec, "0123456789", t0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +127,7 @@ func TestExpiryBoundaryLastNanosecondValidBoundaryExpired(t *testing.T) {
 		{rec.ExpiresAt.Add(time.Nanosecond), ErrExpired},
 		{t0.Add(31 * 24 * time.Hour), ErrExpired},
 	} {
-		if _, err := is.Verify("u", rec, Attempts{}, code, tc.at); !errors.Is(err, tc.want) {
+		if err := is.Verify(ctx, "u", rec, code, tc.at); !errors.Is(err, tc.want) {
 			t.Errorf("at issue+%v: err = %v, want %v", tc.at.Sub(t0), err, tc.want)
 		}
 	}
@@ -135,7 +139,7 @@ func TestValidityIsConfigurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, rec, _ := is.Issue("u", t0)
-	if _, err := is.Verify("u", rec, Attempts{}, code, t0.Add(10*24*time.Hour)); !errors.Is(err, ErrExpired) {
+	if err := is.Verify(ctx, "u", rec, code, t0.Add(10*24*time.Hour)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("10-day code on day 10: %v, want ErrExpired", err)
 	}
 	for _, bad := range []Config{
@@ -191,7 +195,7 @@ func TestVerifyAcceptsTypedVariantsOfTheCode(t *testing.T) {
 		t.Fatalf("code %q", code)
 	}
 	for _, typed := range []string{"1J012-34567", "1j012 34567", "lJOl234567", "ij o12-3456 7"} {
-		if _, err := is.Verify("u", rec, Attempts{}, typed, t0); err != nil {
+		if err := is.Verify(ctx, "u", rec, typed, t0); err != nil {
 			t.Errorf("Verify(%q) = %v, want nil", typed, err)
 		}
 	}
@@ -200,81 +204,89 @@ func TestVerifyAcceptsTypedVariantsOfTheCode(t *testing.T) {
 func TestAttemptLimitFivePerSlidingTenMinutes(t *testing.T) {
 	is := newIssuer(t, mustKeyring(t, testKey("k1", 0)))
 	code, rec, _ := is.Issue("u", t0)
-	var st Attempts
-	var err error
 	// Five wrong tries, one minute apart.
 	for i := range 5 {
-		st, err = is.Verify("u", rec, st, "00000-00000", t0.Add(time.Duration(i)*time.Minute))
-		if !errors.Is(err, ErrMismatch) {
+		if err := is.Verify(ctx, "u", rec, "00000-00000", t0.Add(time.Duration(i)*time.Minute)); !errors.Is(err, ErrMismatch) {
 			t.Fatalf("try %d: %v, want ErrMismatch", i, err)
 		}
 	}
 	// The sixth, even with the right code, is refused without examining it.
 	at := t0.Add(9*time.Minute + 59*time.Second)
-	st2, err := is.Verify("u", rec, st, code, at)
-	if !errors.Is(err, ErrTooManyAttempts) {
+	if err := is.Verify(ctx, "u", rec, code, at); !errors.Is(err, ErrTooManyAttempts) {
 		t.Fatalf("6th try: %v, want ErrTooManyAttempts", err)
 	}
-	if st2.Count() != 5 {
-		t.Fatalf("refused try was counted: %d", st2.Count())
+	if n := recordAttempts(t, is, rec); n != 5 {
+		t.Fatalf("refused try was counted: %d", n)
 	}
 	// Just before the first try ages out: still refused.
-	if _, err := is.Verify("u", rec, st, code, t0.Add(10*time.Minute-time.Nanosecond)); !errors.Is(err, ErrTooManyAttempts) {
+	if err := is.Verify(ctx, "u", rec, code, t0.Add(10*time.Minute-time.Nanosecond)); !errors.Is(err, ErrTooManyAttempts) {
 		t.Fatalf("at 10min-1ns: %v, want ErrTooManyAttempts", err)
 	}
 	// Exactly ten minutes after the first try, one slot is free again.
-	st, err = is.Verify("u", rec, st, code, t0.Add(10*time.Minute))
-	if err != nil {
+	if err := is.Verify(ctx, "u", rec, code, t0.Add(10*time.Minute)); err != nil {
 		t.Fatalf("at 10min: %v, want success", err)
 	}
 	// ...but only one: the window slid, it did not reset.
-	if _, err := is.Verify("u", rec, st, code, t0.Add(10*time.Minute+time.Second)); !errors.Is(err, ErrTooManyAttempts) {
+	if err := is.Verify(ctx, "u", rec, code, t0.Add(10*time.Minute+time.Second)); !errors.Is(err, ErrTooManyAttempts) {
 		t.Fatalf("second try after slide: %v, want ErrTooManyAttempts", err)
 	}
-	// After a full quiet window the state is empty.
-	st, _ = is.Verify("u", rec, st, "00000-00000", t0.Add(time.Hour))
-	if st.Count() != 1 {
-		t.Fatalf("after an hour count = %d, want 1", st.Count())
+	// After a full quiet window the state holds only the new attempt.
+	is.Verify(ctx, "u", rec, "00000-00000", t0.Add(time.Hour))
+	if n := recordAttempts(t, is, rec); n != 1 {
+		t.Fatalf("after an hour count = %d, want 1", n)
 	}
 }
 
-func TestMalformedAndExpiredInputIsNotCounted(t *testing.T) {
-	is := newIssuer(t, mustKeyring(t, testKey("k1", 0)))
-	_, rec, _ := is.Issue("u", t0)
-	var st Attempts
-	for range 10 {
-		st, _ = is.Verify("u", rec, st, "not a code!", t0)
-		st, _ = is.Verify("u", rec, st, "00000-00000", rec.ExpiresAt)
-	}
-	if st.Count() != 0 {
-		t.Fatalf("count = %d, want 0", st.Count())
-	}
+// recordAttempts returns the attempts the issuer's MemoryStore holds for rec.
+func recordAttempts(t *testing.T, is *Issuer, rec Record) int {
+	t.Helper()
+	return storedAttempts(t, is, recordKey(&rec))
 }
 
-func TestClockGoingBackwardsKeepsStateOrderedAndCounted(t *testing.T) {
-	is := newIssuer(t, mustKeyring(t, testKey("k1", 0)))
-	_, rec, _ := is.Issue("u", t0)
-	st, _ := is.Verify("u", rec, Attempts{}, "00000-00000", t0.Add(time.Hour))
-	st, _ = is.Verify("u", rec, st, "00000-00000", t0.Add(time.Minute))
-	if st.Count() != 2 {
-		t.Fatalf("count = %d, want 2", st.Count())
-	}
-	b, err := st.MarshalBinary()
+func storedAttempts(t *testing.T, is *Issuer, key string) int {
+	t.Helper()
+	b, err := is.attempts.Get(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseAttempts(b); err != nil {
-		t.Fatalf("state after clock step back does not parse: %v", err)
+	if b == nil {
+		return 0
+	}
+	st, err := ParseAttempts(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Count()
+}
+func TestMalformedAndExpiredInputIsNotCounted(t *testing.T) {
+	is := newIssuer(t, mustKeyring(t, testKey("k1", 0)))
+	_, rec, _ := is.Issue("u", t0)
+	for range 10 {
+		is.Verify(ctx, "u", rec, "not a code!", t0)
+		is.Verify(ctx, "u", rec, "00000-00000", rec.ExpiresAt)
+		is.Verify(ctx, "u", rec, "00000-00000", rec.IssuedAt.Add(-time.Nanosecond))
+		is.Verify(ctx, "someone-else", rec, "00000-00000", t0)
+	}
+	if n := recordAttempts(t, is, rec); n != 0 {
+		t.Fatalf("count = %d, want 0", n)
 	}
 }
-
+func TestClockGoingBackwardsKeepsStateOrderedAndCounted(t *testing.T) {
+	is := newIssuer(t, mustKeyring(t, testKey("k1", 0)))
+	_, rec, _ := is.Issue("u", t0)
+	is.Verify(ctx, "u", rec, "00000-00000", t0.Add(time.Hour))
+	is.Verify(ctx, "u", rec, "00000-00000", t0.Add(time.Minute))
+	if n := recordAttempts(t, is, rec); n != 2 {
+		t.Fatalf("count = %d, want 2", n)
+	}
+}
 func TestOldKeyStillVerifiesAfterRotation(t *testing.T) {
 	old := mustKeyring(t, testKey("2026-01", 0))
 	code, rec, _ := newIssuer(t, old).Issue("u", t0)
 
 	rotated := mustKeyring(t, testKey("2026-02", 100), testKey("2026-01", 0))
 	is := newIssuer(t, rotated)
-	if _, err := is.Verify("u", rec, Attempts{}, code, t0.Add(time.Hour)); err != nil {
+	if err := is.Verify(ctx, "u", rec, code, t0.Add(time.Hour)); err != nil {
 		t.Fatalf("old-key record after rotation: %v", err)
 	}
 	_, rec2, _ := is.Issue("u", t0)
@@ -283,7 +295,7 @@ func TestOldKeyStillVerifiesAfterRotation(t *testing.T) {
 	}
 	// Once the old key is dropped, its records are ErrUnknownKey.
 	dropped := newIssuer(t, mustKeyring(t, testKey("2026-02", 100)))
-	if _, err := dropped.Verify("u", rec, Attempts{}, code, t0); !errors.Is(err, ErrUnknownKey) {
+	if err := dropped.Verify(ctx, "u", rec, code, t0); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("dropped key: %v, want ErrUnknownKey", err)
 	}
 }
@@ -291,7 +303,7 @@ func TestOldKeyStillVerifiesAfterRotation(t *testing.T) {
 func TestSameKeyIDDifferentSecretDoesNotVerify(t *testing.T) {
 	code, rec, _ := newIssuer(t, mustKeyring(t, testKey("k", 0))).Issue("u", t0)
 	other := newIssuer(t, mustKeyring(t, testKey("k", 1)))
-	if _, err := other.Verify("u", rec, Attempts{}, code, t0); !errors.Is(err, ErrMismatch) {
+	if err := other.Verify(ctx, "u", rec, code, t0); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("%v, want ErrMismatch", err)
 	}
 }
@@ -310,10 +322,12 @@ func TestStoredBytesNeverContainTheCode(t *testing.T) {
 				t.Fatalf("record bytes contain the code %q", form)
 			}
 		}
-		st, _ := is.Verify("user-1", rec, Attempts{}, code, t0)
-		sb, _ := st.MarshalBinary()
-		if bytes.Contains(sb, []byte(raw)) {
-			t.Fatal("attempt state contains the code")
+		is.Verify(ctx, "user-1", rec, code, t0)
+		ms := is.attempts.(*MemoryStore)
+		for k, v := range ms.m {
+			if strings.Contains(k, raw) || bytes.Contains(v, []byte(raw)) {
+				t.Fatal("attempt store contains the code")
+			}
 		}
 	}
 }
@@ -323,15 +337,15 @@ func TestRecordEditedInStorageVerifiesNothing(t *testing.T) {
 	code, rec, _ := is.Issue("user-1", t0)
 	later := rec
 	later.ExpiresAt = rec.ExpiresAt.Add(365 * 24 * time.Hour)
-	if _, err := is.Verify("user-1", later, Attempts{}, code, t0.Add(31*24*time.Hour)); !errors.Is(err, ErrMismatch) {
+	if err := is.Verify(ctx, "user-1", later, code, t0.Add(31*24*time.Hour)); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("extended expiry: %v, want ErrMismatch", err)
 	}
-	if _, err := is.Verify("user-2", rec, Attempts{}, code, t0); !errors.Is(err, ErrMismatch) {
+	if err := is.Verify(ctx, "user-2", rec, code, t0); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("other subject: %v, want ErrMismatch", err)
 	}
 	moved := rec
 	moved.KeyID = "k0"
-	if _, err := is.Verify("user-1", moved, Attempts{}, code, t0); !errors.Is(err, ErrMismatch) {
+	if err := is.Verify(ctx, "user-1", moved, code, t0); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("relabelled key id: %v, want ErrMismatch", err)
 	}
 }
@@ -407,11 +421,11 @@ func TestKeyringCopiesAndClearsSecrets(t *testing.T) {
 	code, rec, _ := newIssuer(t, kr).Issue("u", t0)
 	clear(k.Secret) // caller clears its copy: the ring still works
 	is := newIssuer(t, kr)
-	if _, err := is.Verify("u", rec, Attempts{}, code, t0); err != nil {
+	if err := is.Verify(ctx, "u", rec, code, t0); err != nil {
 		t.Fatalf("after caller cleared its secret: %v", err)
 	}
 	kr.Close()
-	if _, err := is.Verify("u", rec, Attempts{}, code, t0); !errors.Is(err, ErrUnknownKey) {
+	if err := is.Verify(ctx, "u", rec, code, t0); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("after Close: %v, want ErrUnknownKey", err)
 	}
 }
