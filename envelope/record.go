@@ -93,6 +93,10 @@ type RecordKey struct {
 	commitKey   []byte // FIPS mode only: commit_key for crypto/hmac
 	prefix      [recordV3PrefixSize]byte
 
+	// Streams (stream.go): HKDF-Extract(salt = labelStreamSalt, IKM = key).
+	stream    hmacKey
+	streamPRK []byte // FIPS mode only: for crypto/hkdf
+
 	// Version 1 (generation 0 only).
 	v1    hmacKey
 	v1PRK []byte // FIPS mode only: for crypto/hkdf
@@ -177,6 +181,17 @@ func newRecordKey(key []byte, gen uint32, r io.Reader, fips bool) (*RecordKey, e
 		return nil, fmt.Errorf("envelope: gcm: %w", err)
 	}
 
+	sprk, err := hkdf.Extract(sha256.New, key, []byte(labelStreamSalt))
+	if err != nil {
+		return nil, fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	if k.fips {
+		k.streamPRK = sprk
+	} else {
+		k.stream = newHMACKey(sprk)
+		clear(sprk)
+	}
+
 	if gen == 0 {
 		prk1, err := hkdf.Extract(sha256.New, key, []byte(labelRecordSalt))
 		if err != nil {
@@ -212,8 +227,10 @@ func (k *RecordKey) Generation() uint32 { return k.gen }
 func (k *RecordKey) Destroy() {
 	k.commit.destroy()
 	k.v1.destroy()
+	k.stream.destroy()
 	clear(k.commitKey)
 	clear(k.v1PRK)
+	clear(k.streamPRK)
 	k.gcm = nil
 	k.destroyed = true
 }
