@@ -189,10 +189,21 @@ func IsLayered(b []byte) bool { return len(b) >= 4 && string(b[:4]) == magic }
 // Cost: one KeyStore.Get (and a Put the first time); no KMS call once the
 // Keyring is warm.
 func (l *Layer) Wrap(ctx context.Context, userID string, account []byte) ([]byte, error) {
+	return l.wrap(ctx, userID, account, true)
+}
+
+// Rewrap is Wrap for a user who must already have a key: it never creates
+// one, and a missing key is ErrShredded. Updates to an existing account
+// use it, so that a write racing with Shred cannot bring a key back.
+func (l *Layer) Rewrap(ctx context.Context, userID string, account []byte) ([]byte, error) {
+	return l.wrap(ctx, userID, account, false)
+}
+
+func (l *Layer) wrap(ctx context.Context, userID string, account []byte, create bool) ([]byte, error) {
 	if len(account) > MaxAccountSize {
 		return nil, fmt.Errorf("%w: account record over %d bytes", ErrInvalidInput, MaxAccountSize)
 	}
-	rk, err := l.userKey(ctx, userID, true)
+	rk, err := l.userKey(ctx, userID, create)
 	if err != nil {
 		return nil, err
 	}

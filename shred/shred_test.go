@@ -367,3 +367,47 @@ func TestBadInputRefused(t *testing.T) {
 	require.ErrorIs(t, err, shred.ErrMalformed)
 	require.Zero(t, l.Lookups(), "refused before any key look-up")
 }
+
+// shredBetween shreds the user between the vault's Get and its Put.
+type shredBetween struct {
+	*shred.Store
+	once bool
+}
+
+func (s *shredBetween) Get(ctx context.Context, uid string) ([]byte, uint64, error) {
+	acct, ver, err := s.Store.Get(ctx, uid)
+	if err == nil && !s.once {
+		s.once = true
+		if err := s.Store.Shred(ctx, uid); err != nil {
+			return nil, 0, err
+		}
+	}
+	return acct, ver, err
+}
+
+func TestAnUpdateRacingWithShredCannotBringTheUserBack(t *testing.T) {
+	ctx := t.Context()
+	keys := shred.NewMemKeyStore()
+	l, err := shred.New(shred.Config{Keys: keys, Keyring: newKeyring(t, newFakeKMS(t))})
+	require.NoError(t, err)
+	main := vault.NewMemStore()
+	v := newVault(t, vault.Config{})
+	_, err = v.EnrollInStore(ctx, l.Store(main), jane, []byte("pw"))
+	require.NoError(t, err)
+
+	racing := &shredBetween{Store: l.Store(main)}
+	err = v.ChangePasswordInStore(ctx, racing, jane, []byte("pw"), []byte("new pw"))
+	require.ErrorIs(t, err, vault.ErrConflict)
+	require.ErrorIs(t, err, shred.ErrShredded)
+	require.Zero(t, keys.Len(), "no key was created for the shredded user")
+	_, _, err = main.Get(ctx, jane)
+	require.ErrorIs(t, err, vault.ErrNotFound)
+
+	// Without the rule (a Put that may create keys), the same race would
+	// leave a record and a fresh key: that is what Rewrap prevents.
+	_, err = l.Rewrap(ctx, jane, []byte("account"))
+	require.ErrorIs(t, err, shred.ErrShredded)
+	_, err = l.Wrap(ctx, jane, []byte("account"))
+	require.NoError(t, err)
+	require.Equal(t, 1, keys.Len(), "Wrap (enrollment) does create one")
+}

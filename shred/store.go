@@ -46,12 +46,25 @@ func (s *Store) Get(ctx context.Context, userID string) ([]byte, uint64, error) 
 	return account, ver, nil
 }
 
-// Put implements vault.Store: it wraps account (creating the user's key on
-// the first write) and stores it with the inner Store's compare-and-swap.
-// The key is written before the record, so a crash in between leaves an
-// unused key, never an unreadable record.
+// Put implements vault.Store: it wraps account and stores it with the
+// inner Store's compare-and-swap. Creating an account (expectVersion 0)
+// creates the user's key if there is none, before the record, so a crash
+// in between leaves an unused key, never an unreadable record. Updating
+// one (expectVersion != 0) never creates a key: after Shred deleted it,
+// the update fails with an error wrapping vault.ErrConflict (the account
+// is gone) and ErrShredded, so a write racing with a shred cannot bring
+// the user back.
 func (s *Store) Put(ctx context.Context, userID string, account []byte, expectVersion uint64) (uint64, error) {
-	layered, err := s.l.Wrap(ctx, userID, account)
+	var layered []byte
+	var err error
+	if expectVersion == 0 {
+		layered, err = s.l.Wrap(ctx, userID, account)
+	} else {
+		layered, err = s.l.Rewrap(ctx, userID, account)
+	}
+	if errors.Is(err, ErrShredded) {
+		return 0, fmt.Errorf("%w (%w)", err, vault.ErrConflict)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -69,13 +82,21 @@ func (s *Store) Delete(ctx context.Context, userID string, expectVersion uint64)
 
 // Shred deletes the user's key first (after which nothing of the user's
 // opens anywhere), then the account record of the inner Store, whatever
-// its version. It succeeds when the key was already gone and when the
-// record is missing, so it can be retried and can finish a shred that
-// was interrupted.
+// its version, then the key again (in case an enrollment for the same
+// user id created one meanwhile). It succeeds when the key was already
+// gone and when the record is missing, so it can be retried and can
+// finish a shred that was interrupted.
 func (s *Store) Shred(ctx context.Context, userID string) error {
 	if err := s.l.Shred(ctx, userID); err != nil {
 		return err
 	}
+	if err := s.deleteRecord(ctx, userID); err != nil {
+		return err
+	}
+	return s.l.Shred(ctx, userID)
+}
+
+func (s *Store) deleteRecord(ctx context.Context, userID string) error {
 	for range 8 {
 		_, ver, err := s.inner.Get(ctx, userID)
 		if errors.Is(err, vault.ErrNotFound) {
