@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/piivault/piivault/kdf/internal/argon2"
+	xargon2 "golang.org/x/crypto/argon2"
 )
 
 // Tests of the Argon2id engine as the Deriver uses it: arenas, budget,
@@ -69,7 +70,7 @@ func TestDeriveMatchesXCryptoThroughReusedArenas(t *testing.T) {
 		p := Params{Algorithm: Argon2id, Threads: uint8(1 + r.IntN(8)), Passes: uint32(1 + r.IntN(3))}
 		p.MemoryKiB = 8*uint32(p.Threads) + uint32(r.IntN(1024-64))
 		pw := []byte(strings.Repeat("x", r.IntN(100)+1))
-		if got, want := derive(t, d, string(pw), testSalt, p), argon2.IDKey(pw, testSalt, p.Passes, p.MemoryKiB, p.Threads, 32); !bytes.Equal(got, want) {
+		if got, want := derive(t, d, string(pw), testSalt, p), xargon2.IDKey(pw, testSalt, p.Passes, p.MemoryKiB, p.Threads, 32); !bytes.Equal(got, want) {
 			t.Fatalf("%v: got %x, want %x", p, got, want)
 		}
 	}
@@ -94,7 +95,7 @@ func TestArenasNeverExceedBudgetUnderMixedLoad(t *testing.T) {
 	}
 	want := make([][]byte, len(sizes))
 	for i, p := range sizes {
-		want[i] = argon2.IDKey([]byte("pw"), testSalt, p.Passes, p.MemoryKiB, p.Threads, 32)
+		want[i] = xargon2.IDKey([]byte("pw"), testSalt, p.Passes, p.MemoryKiB, p.Threads, 32)
 	}
 	var wg sync.WaitGroup
 	for g := range 12 {
@@ -161,11 +162,13 @@ func TestReleaseMemoryReturnsArenas(t *testing.T) {
 	if got := d.RetainedMemory(); got != 0 {
 		t.Fatalf("retained %d after ReleaseMemory", got)
 	}
-	if runtime.GOOS == "linux" && before-after < mKiB<<10*3/4 {
+	// Only mmap'd arenas go back at once (not under -race, whose builds
+	// keep arenas on the Go heap).
+	if runtime.GOOS == "linux" && argon2.OutsideHeap && before-after < mKiB<<10*3/4 {
 		t.Fatalf("resident memory went from %d to %d bytes: the %d-byte arena was not returned", before, after, mKiB<<10)
 	}
 	// The Deriver still works after releasing.
-	if got, want := derive(t, d, "pw", testSalt, pol.New), argon2.IDKey([]byte("pw"), testSalt, 1, mKiB, 1, 32); !bytes.Equal(got, want) {
+	if got, want := derive(t, d, "pw", testSalt, pol.New), xargon2.IDKey([]byte("pw"), testSalt, 1, mKiB, 1, 32); !bytes.Equal(got, want) {
 		t.Fatal("derivation after ReleaseMemory disagrees")
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux && !race
+
 package argon2
 
 import "golang.org/x/sys/unix"

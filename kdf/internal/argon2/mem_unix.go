@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !race
 
 package argon2
 
@@ -7,6 +7,10 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// OutsideHeap reports whether arenas are mapped outside the Go heap (mmap)
+// in this build.
+const OutsideHeap = true
 
 // hugePage is the size of a transparent huge page on the platforms that
 // have them (x86-64 and arm64 Linux with 4 KiB base pages).

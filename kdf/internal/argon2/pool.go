@@ -16,7 +16,9 @@ import (
 //
 // Arenas are mapped outside the Go heap where the platform has mmap (see
 // mapBlocks), so the bytes a Pool holds are the bytes it has mapped, not
-// what the garbage collector has yet to find. The Pool keeps
+// what the garbage collector has yet to find. (Elsewhere, and in
+// race-detector builds, arenas live on the Go heap: see OutsideHeap.) The
+// Pool keeps
 //
 //	arenas in use + idle arenas <= budget
 //
