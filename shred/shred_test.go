@@ -411,3 +411,38 @@ func TestAnUpdateRacingWithShredCannotBringTheUserBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, keys.Len(), "Wrap (enrollment) does create one")
 }
+
+func TestEscrowRotationThroughTheLayerSkipsShreddedUsers(t *testing.T) {
+	ctx := t.Context()
+	pair := func() (*escrow.Recipient, *escrow.Identity) {
+		priv, err := escrow.GenerateKey(escrow.SuiteP256)
+		require.NoError(t, err)
+		fp, err := escrow.FingerprintOf(priv.PublicKey())
+		require.NoError(t, err)
+		r, err := escrow.NewRecipient(priv.PublicKey(), fp, "account-recovery")
+		require.NoError(t, err)
+		id, err := escrow.NewIdentity(priv, "account-recovery")
+		require.NoError(t, err)
+		return r, id
+	}
+	oldR, oldID := pair()
+	newR, newID := pair()
+	v := newVault(t, vault.Config{Escrow: oldR})
+	l, err := shred.New(shred.Config{Keys: shred.NewMemKeyStore(), Keyring: newKeyring(t, newFakeKMS(t))})
+	require.NoError(t, err)
+	s := l.Store(vault.NewMemStore())
+	ids := []string{"user-a", "user-b", "user-c"}
+	for _, id := range ids {
+		_, err := v.EnrollInStore(ctx, s, id, []byte("pw"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Shred(ctx, "user-b"))
+	st, err := escrow.RotateAll(ctx, s, ids, oldID, newR, 2, nil)
+	require.NoError(t, err)
+	require.Equal(t, 2, st.Changed)
+	require.Equal(t, 1, st.Missing, "the shredded user is gone for escrow too")
+	_, err = v.RecoverWithEscrowInStore(ctx, s, "user-a", newID, []byte("new"), "agent-7", "ticket-2")
+	require.NoError(t, err, "escrow recovery works through the layer")
+	_, err = v.RecoverWithEscrowInStore(ctx, s, "user-b", newID, []byte("new"), "agent-7", "ticket-3")
+	require.ErrorIs(t, err, vault.ErrNotFound)
+}
