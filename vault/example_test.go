@@ -31,8 +31,8 @@ func ExampleVault_Enroll() {
 		log.Fatal(err)
 	}
 	_ = account // store these bytes with the user row
-	// Show pk.String() to the user once; it is never stored.
-	fmt.Println(len(strings.Split(pk.String(), "-")), "groups of", len(strings.Split(pk.String(), "-")[0]))
+	// Show pk.Reveal() to the user once; it is never stored.
+	fmt.Println(len(strings.Split(pk.Reveal(), "-")), "groups of", len(strings.Split(pk.Reveal(), "-")[0]))
 	// Output: 8 groups of 4
 }
 
@@ -97,7 +97,7 @@ func ExampleVault_Recover() {
 	account, pk, _ := v.Enroll(ctx, "user-0001", []byte("a password now forgotten"))
 
 	// The user types the personal key back, in any case, with or without dashes.
-	typed, err := vault.ParsePersonalKey(strings.ToLower(pk.String()))
+	typed, err := vault.ParsePersonalKey(strings.ToLower(pk.Reveal()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func ExampleParsePersonalKey() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(pk)
+	fmt.Println(pk.Reveal())
 	// Output: ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-0110-0000
 }
 

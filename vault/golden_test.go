@@ -131,7 +131,7 @@ func writeGolden(t testing.TB, prof profile) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.PersonalKey, g.Account = pk.String(), hex.EncodeToString(account)
+	g.PersonalKey, g.Account = pk.Reveal(), hex.EncodeToString(account)
 	pt, _ := prof.weak.New.MarshalText()
 	g.Params = string(pt)
 	u := mustUnlock(t, v, g.UserID, account, pw1)

@@ -38,7 +38,12 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // PersonalKey is a user's high-entropy recovery secret, shown once at
 // enrollment and after each recovery, and typed back to recover an account
 // whose password is lost. The zero value is not a key: it parses from
-// nothing, opens nothing and prints as the empty string.
+// nothing and opens nothing.
+//
+// A PersonalKey never prints itself: String, GoString, every fmt verb
+// (%v, %s, %q, %x, %#v, ...) and slog show a placeholder. Reveal is the
+// one way to get the characters to show the user (AppendReveal writes them
+// into a buffer the caller can clear).
 //
 // A PersonalKey is a value holding secret bytes: copies of it are copies of
 // the secret. Destroy clears one copy.
@@ -63,22 +68,63 @@ func newPersonalKey(r io.Reader) (PersonalKey, error) {
 // IsZero reports whether pk is the zero value (no key).
 func (pk PersonalKey) IsZero() bool { return !pk.set }
 
-// String returns the key as 32 upper-case Crockford base32 characters in
-// dashed groups of 4, the form to show the user. It returns "" for the zero
-// value. The encoding runs in time independent of the key's value.
-func (pk PersonalKey) String() string {
+// Placeholders printed instead of a personal key.
+const (
+	redactedPersonalKey = "[personal key redacted]"
+	zeroPersonalKey     = "[no personal key]"
+)
+
+// PersonalKeyTextSize is the length of Reveal's result: 32 characters and
+// 7 dashes.
+const PersonalKeyTextSize = PersonalKeyChars + PersonalKeyChars/personalKeyGroup - 1
+
+// Reveal returns the key as 32 upper-case Crockford base32 characters in
+// dashed groups of 4 (XXXX-XXXX-...), the form to show the user once. It
+// returns "" for the zero value. The encoding runs in time independent of
+// the key's value. The string cannot be cleared (Go strings are
+// immutable); AppendReveal writes into a caller's buffer instead.
+func (pk PersonalKey) Reveal() string {
 	if !pk.set {
 		return ""
 	}
-	out := make([]byte, 0, PersonalKeyChars+PersonalKeyChars/personalKeyGroup-1)
+	var buf [PersonalKeyTextSize]byte
+	defer clear(buf[:])
+	return string(pk.AppendReveal(buf[:0]))
+}
+
+// AppendReveal appends the characters Reveal returns to dst and returns
+// the extended buffer, so that the caller can clear it after use. It
+// appends nothing for the zero value.
+func (pk PersonalKey) AppendReveal(dst []byte) []byte {
+	if !pk.set {
+		return dst
+	}
 	// 160 bits = 32 groups of 5 bits, read most significant first.
 	for i := 0; i < PersonalKeyChars; i++ {
 		if i > 0 && i%personalKeyGroup == 0 {
-			out = append(out, '-')
+			dst = append(dst, '-')
 		}
-		out = append(out, encodeSymbol(pk.symbol(i)))
+		dst = append(dst, encodeSymbol(pk.symbol(i)))
 	}
-	return string(out)
+	return dst
+}
+
+// String returns a placeholder, never the key: "[personal key redacted]",
+// or "[no personal key]" for the zero value. Use Reveal to show the key.
+func (pk PersonalKey) String() string {
+	if !pk.set {
+		return zeroPersonalKey
+	}
+	return redactedPersonalKey
+}
+
+// GoString returns the same placeholder as String (for %#v).
+func (pk PersonalKey) GoString() string { return pk.String() }
+
+// Format prints the placeholder for every verb and flag (%v, %+v, %#v,
+// %s, %q, %x, %d, ...), so no fmt call prints the key's bytes.
+func (pk PersonalKey) Format(f fmt.State, verb rune) {
+	io.WriteString(f, pk.String())
 }
 
 // symbol returns the i-th 5-bit group of the key.
@@ -105,7 +151,7 @@ func (pk PersonalKey) Equal(other PersonalKey) bool {
 }
 
 // Destroy overwrites this copy of the key with zeros and makes it the zero
-// value. Other copies (including strings returned by String) are not
+// value. Other copies (including strings returned by Reveal) are not
 // affected: Go strings cannot be cleared.
 func (pk *PersonalKey) Destroy() {
 	clear(pk.b[:])
@@ -122,7 +168,15 @@ func (pk *PersonalKey) bytes() []byte {
 // aliases). It returns an error wrapping ErrInvalidInput unless exactly 32
 // symbols remain. Decoding runs in time independent of the symbols' values
 // (it depends only on the input's length).
-func ParsePersonalKey(s string) (PersonalKey, error) {
+func ParsePersonalKey(s string) (PersonalKey, error) { return parsePersonalKey(s) }
+
+// ParsePersonalKeyBytes is ParsePersonalKey for input held in a byte
+// slice, which, unlike a string, the caller can clear once it is parsed
+// (a request body, a form value read into a buffer). b is not modified or
+// retained.
+func ParsePersonalKeyBytes(b []byte) (PersonalKey, error) { return parsePersonalKey(b) }
+
+func parsePersonalKey[T string | []byte](s T) (PersonalKey, error) {
 	if len(s) > maxPersonalKeyInput {
 		return PersonalKey{}, fmt.Errorf("%w: personal key input longer than %d bytes", ErrInvalidInput, maxPersonalKeyInput)
 	}

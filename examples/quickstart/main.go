@@ -95,7 +95,7 @@ func run() error {
 
 	var pk2 vault.PersonalKey
 	step("6. recover with the personal key", func(note func(string, ...any)) error {
-		typed, err := vault.ParsePersonalKey(pk.String()) // as the user types it back
+		typed, err := vault.ParsePersonalKey(pk.Reveal()) // as the user types it back
 		if err != nil {
 			return err
 		}

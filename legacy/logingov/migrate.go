@@ -254,7 +254,7 @@ func recordKey(ctx context.Context, userID string, account []byte, pk vault.Pers
 // personalKeyBytes decodes a vault personal key's text (32 Crockford
 // symbols, dashed) back to its 20 bytes.
 func personalKeyBytes(pk vault.PersonalKey) ([]byte, error) {
-	s := []byte(pk.String())
+	s := pk.AppendReveal(make([]byte, 0, vault.PersonalKeyTextSize))
 	defer clear(s)
 	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 	out := make([]byte, 0, vault.PersonalKeySize)

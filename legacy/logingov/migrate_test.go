@@ -108,7 +108,7 @@ func TestMigrateWithPersonalKeyRetiresTheOldKey(t *testing.T) {
 	checkMigrated(t, v, "user-jane", mig, "a new password")
 	_, err = vault.ParsePersonalKey(oldPK)
 	require.ErrorIs(t, err, vault.ErrInvalidInput, "an 80-bit Login.gov key is not a piivault key")
-	require.NotEqual(t, oldPK, mig.PersonalKey.String())
+	require.NotEqual(t, oldPK, mig.PersonalKey.Reveal())
 }
 
 // TestMigrationReturnsNothingAndEnrollsNothingOnFailure: a wrong password,
