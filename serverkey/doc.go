@@ -18,11 +18,16 @@
 // # Ciphertexts
 //
 // Every ciphertext names its key id and is an envelope record (see
-// envelope/FORMAT.md, section 4) under a key derived from the data key and
-// the key id, bound to (user id, attribute name): key-committing, so it
-// opens under no other key, for no other user and for no other attribute.
-// Every byte is specified in FORMAT.md next to this file, with vectors in
-// testdata/serverkey.
+// envelope/FORMAT.md, section 4) under a key derived from the data key, the
+// key id and the user id, bound to (user id, attribute name):
+// key-committing, so it opens under no other key, for no other user and
+// for no other attribute. One derived key per data key and user keeps each
+// AES-GCM key far below its 2^32-message limit, however many users a data
+// key serves. Every byte is specified in FORMAT.md next to this file, with
+// vectors in testdata/serverkey (version 1, read only, and v3, written).
+//
+// Cost: after the data key is cached, a Seal or Open is a key derivation
+// and a record seal or open, microseconds; no KMS call.
 //
 // # Rotation
 //

@@ -14,8 +14,10 @@
 // user; [MemKeyStore], and [SQLKeyStore] over database/sql) and a
 // serverkey.Keyring that wraps each per-user key (so the key table alone
 // opens nothing without the KMS). [Layer.Store] decorates any vault.Store:
-// Put layers the account record (creating the user's key on the first
-// write), Get peels the layer, Delete deletes the record then the key.
+// Put layers the account record (creating the user's key when the account
+// is created; an update never creates one, so a write racing with a shred
+// cannot bring the user back), Get peels the layer, Delete deletes the
+// record then the key.
 // Pass the decorated Store to the vault's ...InStore helpers; nothing in
 // the vault changes. Or call [Layer.Wrap] and [Layer.Unwrap] on account
 // bytes yourself.
@@ -53,7 +55,7 @@
 // readable in old backups with the data key: seal those that must be
 // shredded with [Layer.SealAttribute] (server-readable, under the user's
 // key). Data the application copied elsewhere in clear (logs, mail
-// archives) is out of reach.
+// archives) and disclosures already sent to partners are out of reach.
 //
 // # Switching it on
 //
