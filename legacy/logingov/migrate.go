@@ -24,7 +24,10 @@ const (
 )
 
 // Columns are the stored values of one profile, as read from the
-// database. Empty fields are columns that hold NULL.
+// database. Empty fields are columns that hold NULL. Migrate the profile
+// the user unlocks today: the active one (profiles.active = true); a
+// pending profile (letter, in-person, fraud review) opens the same way but
+// is not yet verified.
 type Columns struct {
 	// UUID is users.uuid of the profile's user, byte for byte: it is the
 	// KMS encryption context.
