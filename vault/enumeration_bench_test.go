@@ -1,0 +1,38 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/piivault/piivault/kdf"
+)
+
+// BenchmarkUnlockInStoreUnknownUserVsWrongPassword times UnlockInStore for
+// a user the Store does not hold and for a wrong password on an account
+// enrolled under the same policy (Argon2id m=8 MiB t=1 p=1), as two
+// sub-benchmarks run alternately. Compare with benchstat
+// (bench/enumeration.sh): the two should be equal within noise, and both
+// errors wrap ErrWrongSecret.
+func BenchmarkUnlockInStoreUnknownUserVsWrongPassword(b *testing.B) {
+	ctx := context.Background()
+	p := kdf.Params{Algorithm: kdf.Argon2id, MemoryKiB: 8 << 10, Passes: 1, Threads: 1}
+	pol := kdf.Policy{New: p, FloorArgon2id: p, Caps: kdf.DefaultCaps()}
+	v, _ := newTestVault(b, pol)
+	s := NewMemStore()
+	if _, err := v.EnrollInStore(ctx, s, "present-user", pw1); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, user string }{
+		{"wrong-password", "present-user"},
+		{"unknown-user", "absent-user"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.UnlockInStore(ctx, s, c.user, pw2); !errors.Is(err, ErrWrongSecret) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
