@@ -801,3 +801,148 @@ func TestLargestConsentAndAllAttributesRoundTrip(t *testing.T) {
 		t.Fatalf("purpose over the limit: %v", err)
 	}
 }
+
+// signWithPlaintext re-seals a real package's header over plaintext pt and
+// signs it with the provider's key: what a faulty provider could emit.
+func signWithPlaintext(t *testing.T, f *fixture, pkg, pt []byte) []byte {
+	t.Helper()
+	p, err := parsePackage(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := hpke.Seal(f.partner.PublicKey, hpke.HKDFSHA256(), hpke.AES256GCM(), info(p.hdr), pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSigner(f.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := reassemble(p, p.hdr, sealed, p.kem, nil, nil)
+	sig, err := s.sign(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(body, sig...)
+}
+
+// Even a package the provider signed is refused if its plaintext holds
+// anything but exactly the consented attributes, in order.
+func TestSignedPlaintextOutsideTheConsentIsRefused(t *testing.T) {
+	f := newFixture(t, defaultKEM(), ed25519Signer(7))
+	pkg := f.mustDisclose(consentFor("agency-a", vault.AttrBirthDate, vault.AttrGivenName), t0)
+	attr := func(name, value string) []byte {
+		b := append([]byte{byte(len(name))}, name...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(value)))
+		return append(b, value...)
+	}
+	head := func(n byte) []byte { return append([]byte(plaintextMagic), Version, n) }
+	good := append(append(head(2), attr("birthdate", "1980-02-29")...), attr("given_name", "Jane")...)
+	if _, err := f.open(signWithPlaintext(t, f, pkg, good), testNonce, t0); err != nil {
+		t.Fatalf("test setup: the canonical plaintext is refused: %v", err)
+	}
+	for name, pt := range map[string][]byte{
+		"an extra attribute":      append(append(append(head(3), attr("birthdate", "1980-02-29")...), attr("given_name", "Jane")...), attr("ssn", "900123456")...),
+		"ssn instead of a name":   append(append(head(2), attr("birthdate", "1980-02-29")...), attr("ssn", "900123456")...),
+		"names out of order":      append(append(head(2), attr("given_name", "Jane")...), attr("birthdate", "1980-02-29")...),
+		"one attribute missing":   append(head(1), attr("birthdate", "1980-02-29")...),
+		"count says 2, holds 1":   append(head(2), attr("birthdate", "1980-02-29")...),
+		"trailing byte":           append(bytes.Clone(good), 0),
+		"version 1 plaintext":     append(append(append([]byte(plaintextMagic), 1, 2), attr("birthdate", "1980-02-29")...), attr("given_name", "Jane")...),
+		"value over 1024 bytes":   append(append(head(2), attr("birthdate", strings.Repeat("9", MaxValueLength+1))...), attr("given_name", "Jane")...),
+		"empty":                   nil,
+		"value length past end":   append(head(2), 9, 'b', 'i', 'r', 't', 'h', 'd', 'a', 't', 'e', 0xff, 0xff),
+		"another magic":           append([]byte("PVDQ"), good[4:]...),
+		"truncated after a name ": append(head(2), attr("birthdate", "1980-02-29")[:10]...),
+	} {
+		if d, err := f.open(signWithPlaintext(t, f, pkg, pt), testNonce, t0); !errors.Is(err, ErrMalformed) || d != nil {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestKeyConstructorsRefuseWrongKeys(t *testing.T) {
+	ec := ecdsaSigner(t, 7)
+	if _, err := NewHybridSigner(ec, hybridSigner(t, 1).ml); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("ECDSA as the Ed25519 half: %v", err)
+	}
+	if _, err := NewHybridSigner(ed25519Signer(1), ed25519Signer(2)); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("Ed25519 as the ML-DSA half: %v", err)
+	}
+	if _, err := NewHybridSigner(nil, nil); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("nil halves: %v", err)
+	}
+	h := hybridSigner(t, 1)
+	if _, err := h.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); err == nil {
+		t.Error("hybrid signer signed a digest")
+	}
+	pub := h.Public().(*HybridPublicKey)
+	back, err := ParseHybridPublicKey(pub.Bytes())
+	if err != nil || !bytes.Equal(back.Bytes(), pub.Bytes()) || mustFP(t, back) != mustFP(t, pub) {
+		t.Fatalf("hybrid public key does not round-trip: %v", err)
+	}
+	if _, err := ParseHybridPublicKey(pub.Bytes()[1:]); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("short hybrid key: %v", err)
+	}
+	for name, k := range map[string]any{
+		"short Ed25519":   ed25519.PublicKey(make([]byte, 31)),
+		"nil ECDSA":       (*ecdsa.PublicKey)(nil),
+		"nil hybrid":      (*HybridPublicKey)(nil),
+		"ECDH key":        partnerKey(t, hpke.DHKEM(ecdh.P256()), 1).PublicKey(),
+		"hybrid, no half": &HybridPublicKey{Ed25519: pub.Ed25519},
+	} {
+		if _, err := ProviderFingerprint(k); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	pk, err := PinProviderKey(ec.Public(), mustFP(t, ec.Public()))
+	if err != nil || pk.Algorithm() != SigECDSAP256SHA256 || pk.Fingerprint() != mustFP(t, ec.Public()) {
+		t.Fatalf("pinned ECDSA key: %v", err)
+	}
+	// One key, three algorithms, three different fingerprints: the
+	// algorithm is part of the fingerprint.
+	seen := map[Fingerprint]bool{}
+	for _, s := range allSigners(t) {
+		seen[mustFP(t, s.s.Public())] = true
+	}
+	if len(seen) != 3 {
+		t.Fatal("fingerprints collide across algorithms")
+	}
+	if _, err := PartnerFingerprint(nil); !errors.Is(err, ErrUnsupportedSuite) {
+		t.Errorf("nil partner key: %v", err)
+	}
+}
+
+// PackageConsent shows the claimed consent for routing, without trusting
+// it; a forged package's consent is shown too, and Open refuses it.
+func TestPackageConsentIsForRoutingOnly(t *testing.T) {
+	f := newFixture(t, defaultKEM(), ed25519Signer(7))
+	pkg := f.mustDisclose(consentFor("agency-a", vault.AttrGivenName), t0)
+	c, err := PackageConsent(pkg)
+	if err != nil || c.PartnerID != "agency-a" || c.Nonce != testNonce {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	if _, err := PackageConsent(pkg[:100]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+func TestOpenHonoursCancelledContextAndWrongKEM(t *testing.T) {
+	f := newFixture(t, defaultKEM(), ed25519Signer(7))
+	pkg := f.mustDisclose(consentFor("agency-a", vault.AttrGivenName), t0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.opener.Open(ctx, pkg, testNonce, t0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if _, err := f.opener.Open(context.Background(), pkg, testNonce, t0); err != nil {
+		t.Fatalf("the cancelled attempt burned the id: %v", err)
+	}
+	other := partnerKey(t, hpke.MLKEM768P256(), 1)
+	if _, err := f.newOpener(other, "agency-a", NewMemoryReplayCache(1)).Open(context.Background(), pkg, testNonce, t0); !errors.Is(err, ErrWrongPartner) {
+		t.Fatalf("a key of another KEM: %v, want ErrWrongPartner", err)
+	}
+	if _, err := f.d.disclose(ctx, &fakeAccount{user: "u", id: jane}, "pii", []byte("sealed-record"), consentFor("agency-a", vault.AttrGivenName), f.partner, t0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("disclose with a cancelled context: %v", err)
+	}
+}
