@@ -290,6 +290,22 @@ func TestVersion1AccountIsUpgradedOnUnlockWithoutAKDFRun(t *testing.T) {
 					t.Fatalf("golden record %s: %v", r.Label, err)
 				}
 			}
+			// Recovering the version-1 account rotates its key; its
+			// version-1 records (key generation 0) still open.
+			rec, _, err := v.Recover(ctx, g.UserID, account, pk, pw3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u3 := mustUnlock(t, v, g.UserID, rec, pw3)
+			defer u3.Close()
+			if u3.KeyGeneration() != 1 {
+				t.Fatalf("key generation %d", u3.KeyGeneration())
+			}
+			for _, r := range g.Records {
+				if got, resealed, err := u3.OpenReseal(r.Label, mustHexT(t, r.Sealed)); err != nil || string(got) != r.Plaintext || resealed == nil {
+					t.Fatalf("golden record %s after rotation: %v", r.Label, err)
+				}
+			}
 		})
 	}
 }
