@@ -37,7 +37,8 @@ func FuzzUnwrap(f *testing.F) {
 		}
 		ok := errors.Is(err, shred.ErrNotLayered) || errors.Is(err, shred.ErrMalformed) ||
 			errors.Is(err, envelope.ErrCommitment) || errors.Is(err, envelope.ErrPayloadAuth) ||
-			errors.Is(err, envelope.ErrMalformed) || errors.Is(err, envelope.ErrVersion) || errors.Is(err, serverkey.ErrDecrypt)
+			errors.Is(err, envelope.ErrMalformed) || errors.Is(err, envelope.ErrVersion) || errors.Is(err, envelope.ErrGeneration) ||
+			errors.Is(err, serverkey.ErrDecrypt)
 		if !ok {
 			t.Fatalf("undocumented error: %v", err)
 		}
