@@ -222,7 +222,10 @@ func (v *Vault) rotateAccountKey(ctx context.Context, userID string, account, pa
 
 // Recover opens the account with the user's personal key, sets newPassword
 // and issues a NEW personal key, returned once for the user to write down.
-// Unless Config.KeepKeyOnRecover is set, it also rotates the account key
+// Unless Config.KeepKeyOnRecover is set (or the account already carries
+// envelope.MaxOlderKeys older keys: reseal its records first, see
+// ResealInStore; a recovery never fails for that), it also rotates the
+// account key
 // (a personal key in use may mean a compromise): the new account carries
 // the older keys wrapped under the new one, so every record still opens,
 // and records sealed afterwards open with no secret of before, even with
@@ -269,7 +272,16 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
-	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: !v.keepKeyOnRecover})
+	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: v.rotateOnRecover(h)})
+}
+
+// rotateOnRecover reports whether a recovery of h rotates the key: unless
+// Config.KeepKeyOnRecover, and unless h already carries
+// envelope.MaxOlderKeys older keys (MaxOlderKeys rotations without a
+// reseal): a recovery must not fail for that, so it keeps the key, and
+// ResealInStore makes room again.
+func (v *Vault) rotateOnRecover(h *envelope.Header) bool {
+	return !v.keepKeyOnRecover && len(h.OlderKeyGenerations()) < envelope.MaxOlderKeys
 }
 
 // RecoverWithEscrow opens the account with an escrow identity (the private
@@ -314,7 +326,7 @@ func (v *Vault) recoverWithEscrow(ctx context.Context, userID string, account []
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
-	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: !v.keepKeyOnRecover})
+	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: v.rotateOnRecover(h)})
 }
 
 // Shred destroys the caller's copy of an account record: it overwrites
@@ -474,6 +486,10 @@ func (v *Vault) rewriteKey(ctx context.Context, userID string, h *envelope.Heade
 	enrolling := h == nil
 	if (enrolling || sp.rotate) && (sp.password == nil || !sp.newPK) {
 		return nil, PersonalKey{}, nil, fmt.Errorf("vault: internal: a new key needs a new password and personal key stanza: %w", ErrInvalidInput)
+	}
+	if sp.rotate && len(h.OlderKeyGenerations()) >= envelope.MaxOlderKeys {
+		// Not corruption: MaxOlderKeys rotations without a reseal.
+		return nil, PersonalKey{}, nil, fmt.Errorf("vault: the account carries %d older keys; reseal its records (ResealInStore) before rotating again: %w", envelope.MaxOlderKeys, envelope.ErrTooLarge)
 	}
 	var keepEscrow *envelope.Stanza
 	if !enrolling && !sp.rotate {

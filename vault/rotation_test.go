@@ -514,3 +514,37 @@ func mustHexT(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+func TestRecoverAfterMaxOlderKeysRotationsKeepsWorking(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newTestVault(t, testPolicy(t))
+	account, pk, err := v.Enroll(ctx, "u", pw1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range envelope.MaxOlderKeys + 2 {
+		if account, pk, err = v.Recover(ctx, "u", account, pk, pw2); err != nil {
+			t.Fatalf("recovery %d: %v", i, err)
+		}
+	}
+	u := mustUnlock(t, v, "u", account, pw2)
+	defer u.Close()
+	if u.KeyGeneration() != envelope.MaxOlderKeys {
+		t.Fatalf("key generation %d, want %d (rotation stops when the key ring is full)", u.KeyGeneration(), envelope.MaxOlderKeys)
+	}
+	// An explicit rotation says why it cannot.
+	if _, _, err := v.ChangePasswordAndRotate(ctx, "u", account, pw2, pw3); !errors.Is(err, envelope.ErrTooLarge) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("explicit rotation with a full key ring: %v", err)
+	}
+	// After a reseal drops the older keys, rotation works again.
+	s, rs := NewMemStore(), NewMemRecordStore()
+	if _, err := s.Put(ctx, "u", account, 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := v.ResealInStore(ctx, u, rs, s, nil); err != nil || !st.DroppedOlderKeys {
+		t.Fatalf("reseal: %+v %v", st, err)
+	}
+	if _, err := v.ChangePasswordAndRotateInStore(ctx, s, "u", pw2, pw3); err != nil {
+		t.Fatalf("rotation after the reseal: %v", err)
+	}
+}
