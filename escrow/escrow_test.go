@@ -409,7 +409,7 @@ func TestRotateAllCrashMidwayLeavesEveryAccountRecoverableAndResumes(t *testing.
 	ids := enrollMany(t, v, mem, 40)
 
 	cs := &crashStore{MemStore: mem, okPuts: 13}
-	st, err := RotateAll(t.Context(), cs, ids, oldID, newR, 4, nil)
+	st, err := RotateAll(t.Context(), cs, ids, oldID, newR, testAudit(t), 4, nil)
 	require.ErrorIs(t, err, errCrash)
 	require.Equal(t, 13, st.Changed)
 	onOld, onNew := checkEveryAccountOpens(t, mem, ids, oldID, newID)
@@ -417,7 +417,7 @@ func TestRotateAllCrashMidwayLeavesEveryAccountRecoverableAndResumes(t *testing.
 	require.Equal(t, 27, onOld)
 
 	var last atomic.Int64
-	st, err = RotateAll(t.Context(), mem, ids, oldID, newR, 4, func(done, total int) {
+	st, err = RotateAll(t.Context(), mem, ids, oldID, newR, testAudit(t), 4, func(done, total int) {
 		if total != 40 || int64(done) != last.Load()+1 {
 			t.Errorf("progress(%d, %d) after %d", done, total, last.Load())
 		}
@@ -442,7 +442,7 @@ func TestRotateAllRetriesLostCompareAndSwap(t *testing.T) {
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, v, mem, 1)
 	rs := &racingStore{MemStore: mem, v: v}
-	st, err := RotateAll(t.Context(), rs, ids, oldID, newR, 1, nil)
+	st, err := RotateAll(t.Context(), rs, ids, oldID, newR, testAudit(t), 1, nil)
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Changed)
 	require.True(t, rs.raced)
@@ -482,7 +482,7 @@ func TestPurgeRemovesEscrowAndRotateAccountKeyMakesItFinal(t *testing.T) {
 	require.NoError(t, err)
 	u.Close()
 
-	st, err := PurgeAll(t.Context(), mem, ids, id, 3, nil)
+	st, err := PurgeAll(t.Context(), mem, ids, id, testAudit(t), 3, nil)
 	require.NoError(t, err)
 	require.Equal(t, 5, st.Changed)
 	for _, uid := range ids {
@@ -492,7 +492,7 @@ func TestPurgeRemovesEscrowAndRotateAccountKeyMakesItFinal(t *testing.T) {
 		require.ErrorIs(t, err, vault.ErrUnrecoverable)
 	}
 	// Resumable: a second purge changes nothing.
-	st, err = PurgeAll(t.Context(), mem, ids, id, 3, nil)
+	st, err = PurgeAll(t.Context(), mem, ids, id, testAudit(t), 3, nil)
 	require.NoError(t, err)
 	require.Equal(t, Stats{NoEscrow: 5}, st)
 
@@ -553,7 +553,7 @@ func TestRotateAllLeavesEscrowOffAndDeletedAccountsAlone(t *testing.T) {
 	_, err := newVault(t, nil).EnrollInStore(t.Context(), mem, "user-no-escrow", []byte("pw"))
 	require.NoError(t, err)
 	ids := append(append([]string{}, withEscrow...), "user-no-escrow", "user-deleted")
-	st, err := RotateAll(t.Context(), mem, ids, oldID, newR, 2, nil)
+	st, err := RotateAll(t.Context(), mem, ids, oldID, newR, testAudit(t), 2, nil)
 	require.NoError(t, err)
 	require.Equal(t, Stats{Changed: 3, NoEscrow: 1, Missing: 1}, st)
 	_, onNew := checkEveryAccountOpens(t, mem, withEscrow, oldID, newID)
@@ -571,7 +571,7 @@ func TestRotateAllMigratesAEADEscrowToHPKE(t *testing.T) {
 	newR, newID := pair(t, SuiteMLKEM768X25519)
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, newVault(t, oldR), mem, 6)
-	st, err := RotateAll(t.Context(), mem, ids, oldR, newR, 3, nil)
+	st, err := RotateAll(t.Context(), mem, ids, oldR, newR, testAudit(t), 3, nil)
 	require.NoError(t, err)
 	require.Equal(t, 6, st.Changed)
 	onOld, onNew := checkEveryAccountOpens(t, mem, ids, oldR, newID)
@@ -586,7 +586,7 @@ func TestRotateAllStopsOnCancelledContext(t *testing.T) {
 	ids := enrollMany(t, newVault(t, oldR), mem, 5)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := RotateAll(ctx, mem, ids, oldID, newR, 2, nil)
+	_, err := RotateAll(ctx, mem, ids, oldID, newR, testAudit(t), 2, nil)
 	require.ErrorIs(t, err, context.Canceled)
 	onOld, _ := checkEveryAccountOpens(t, mem, ids, oldID, newID)
 	require.Equal(t, 5, onOld)
@@ -598,7 +598,7 @@ func TestRotateAllWithWrongOldIdentityChangesNothing(t *testing.T) {
 	_, strangerID := pair(t, dhSuite())
 	mem := vault.NewMemStore()
 	ids := enrollMany(t, newVault(t, oldR), mem, 3)
-	_, err := RotateAll(t.Context(), mem, ids, strangerID, newR, 1, nil)
+	_, err := RotateAll(t.Context(), mem, ids, strangerID, newR, testAudit(t), 1, nil)
 	require.ErrorIs(t, err, envelope.ErrNoMatch)
 	onOld, _ := checkEveryAccountOpens(t, mem, ids, oldID, newID)
 	require.Equal(t, 3, onOld)

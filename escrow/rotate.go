@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -45,6 +46,104 @@ type Stats struct {
 // maxCASRetries bounds retries of one account after a lost compare-and-swap.
 const maxCASRetries = 4
 
+// Audit event names of the bulk operations (the "event" attribute).
+const (
+	EventEscrowRotate = "escrow_rotate"
+	EventEscrowPurge  = "escrow_purge"
+)
+
+// Audit result values (the "result" attribute): what happened to one account.
+const (
+	ResultChanged  = "changed"   // rewritten (its account key was unwrapped)
+	ResultSkipped  = "skipped"   // already in the wanted state; not unwrapped
+	ResultNoEscrow = "no_escrow" // no escrow stanza; left alone, not unwrapped
+	ResultMissing  = "missing"   // not in the store any more
+	ResultFailed   = "failed"    // the error that stopped the run
+)
+
+// MaxAuditFieldLen bounds Audit.Actor and Audit.Reason.
+const MaxAuditFieldLen = 1024
+
+// ErrAuditRequired: a bulk operation was called without an audit logger,
+// an actor or a reason. Every escrow operation that can unwrap account
+// keys is attributed to someone, for a stated reason, in the audit log.
+var ErrAuditRequired = errors.New("escrow: audit logger, actor and reason are required")
+
+// Audit says who runs an escrow operation, why, and where its events go.
+// RotateAll, PurgeAll and Purge write one record per account they touch to
+// Logger, with the message vault.AuditMessage and the attributes event
+// (EventEscrowRotate or EventEscrowPurge), user_id, outcome
+// (vault.OutcomeSuccess or vault.OutcomeFailure), result (ResultChanged,
+// ...), key_unwrapped (whether the account key was unwrapped), actor,
+// reason and, on failure, error (a fixed word, never the error's text). No
+// key or record content is logged.
+type Audit struct {
+	Logger *slog.Logger // required
+	Actor  string       // required: the operator or service, 1..MaxAuditFieldLen bytes
+	Reason string       // required: ticket, legal basis; 1..MaxAuditFieldLen bytes
+}
+
+func (a Audit) check() error {
+	switch {
+	case a.Logger == nil:
+		return fmt.Errorf("%w: nil logger", ErrAuditRequired)
+	case a.Actor == "" || len(a.Actor) > MaxAuditFieldLen:
+		return fmt.Errorf("%w: actor must be 1 to %d bytes", ErrAuditRequired, MaxAuditFieldLen)
+	case a.Reason == "" || len(a.Reason) > MaxAuditFieldLen:
+		return fmt.Errorf("%w: reason must be 1 to %d bytes", ErrAuditRequired, MaxAuditFieldLen)
+	}
+	return nil
+}
+
+// maxAuditUserIDLen bounds a user id copied into the audit log (vault's
+// MaxUserIDLen); a longer one is logged as "(invalid)".
+const maxAuditUserIDLen = vault.MaxUserIDLen
+
+// event writes one audit record for userID.
+func (a Audit) event(ctx context.Context, event, userID, result string, unwrapped bool, err error) {
+	level, outcome := slog.LevelInfo, vault.OutcomeSuccess
+	if err != nil {
+		level, outcome = slog.LevelWarn, vault.OutcomeFailure
+	}
+	if userID == "" || len(userID) > maxAuditUserIDLen {
+		userID = "(invalid)"
+	}
+	attrs := []slog.Attr{
+		slog.String("event", event),
+		slog.String("user_id", userID),
+		slog.String("outcome", outcome),
+		slog.String("result", result),
+		slog.Bool("key_unwrapped", unwrapped),
+		slog.String("actor", a.Actor),
+		slog.String("reason", a.Reason),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", errorClass(err)))
+	}
+	// An audit sink failure must not change the outcome; slog has no
+	// error return here. A context already cancelled still logs.
+	a.Logger.LogAttrs(context.WithoutCancel(ctx), level, vault.AuditMessage, attrs...)
+}
+
+// errorClass maps an error to a fixed word for the audit log.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, envelope.ErrNoMatch), errors.Is(err, ErrStanzaOpen):
+		return "no_match"
+	case errors.Is(err, vault.ErrConflict):
+		return "conflict"
+	case errors.Is(err, vault.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, envelope.ErrHeaderAuth), errors.Is(err, envelope.ErrCommitment),
+		errors.Is(err, envelope.ErrMalformed), errors.Is(err, envelope.ErrTooLarge),
+		errors.Is(err, envelope.ErrVersion):
+		return "bad_record"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "internal"
+}
+
 // RotateAll rewraps the escrow stanza of every account in userIDs from the
 // old escrow key (opened with old, e.g. an HSM- or KMS-held Identity) to
 // newRecipient, with workers goroutines, calling progress(done, total)
@@ -64,9 +163,16 @@ const maxCASRetries = 4
 // counted in NoEscrow: escrow is never added without the user's secret.
 // Accounts deleted meanwhile are counted in Missing. The first other error
 // stops the run and is returned with the counts so far.
-func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Identity, newRecipient OwningRecipient, workers int, progress func(done, total int)) (Stats, error) {
+//
+// Every account processed gets one audit record (see Audit), the account
+// that stopped the run included; accounts not reached get none. Without a
+// valid audit (ErrAuditRequired) nothing is read.
+func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Identity, newRecipient OwningRecipient, audit Audit, workers int, progress func(done, total int)) (Stats, error) {
 	if old == nil || newRecipient == nil {
 		return Stats{}, fmt.Errorf("escrow: rotate: nil identity or recipient: %w", envelope.ErrInvalidRecipient)
+	}
+	if err := audit.check(); err != nil {
+		return Stats{}, err
 	}
 	done := func(h *envelope.Header) bool {
 		has, other := false, false
@@ -79,7 +185,7 @@ func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Iden
 		}
 		return has && !other
 	}
-	return bulk(ctx, s, userIDs, old, done, []envelope.Recipient{newRecipient}, workers, progress)
+	return bulk(ctx, s, userIDs, old, done, []envelope.Recipient{newRecipient}, audit, EventEscrowRotate, workers, progress)
 }
 
 // PurgeAll removes every escrow stanza from the accounts in userIDs,
@@ -89,9 +195,13 @@ func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Iden
 // A purge is final only once the account key itself is rotated
 // (RotateAccountKey): older copies of the account record (backups,
 // replicas, logs) still hold an escrow stanza that opens the same key.
-func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identity, workers int, progress func(done, total int)) (Stats, error) {
+// Each account processed gets one audit record, as for RotateAll.
+func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identity, audit Audit, workers int, progress func(done, total int)) (Stats, error) {
 	if id == nil {
 		return Stats{}, fmt.Errorf("escrow: purge: nil identity: %w", envelope.ErrInvalidRecipient)
+	}
+	if err := audit.check(); err != nil {
+		return Stats{}, err
 	}
 	done := func(h *envelope.Header) bool {
 		for _, st := range h.Stanzas {
@@ -101,15 +211,25 @@ func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identi
 		}
 		return true
 	}
-	return bulk(ctx, s, userIDs, id, done, nil, workers, progress)
+	return bulk(ctx, s, userIDs, id, done, nil, audit, EventEscrowPurge, workers, progress)
 }
 
 // Purge returns account (a vault account record for userID) without its
 // escrow stanzas, opening it with id (the escrow Identity, or a password or
 // personal-key identity). See PurgeAll for why a purge is final only once
-// the account key is rotated.
-func Purge(ctx context.Context, userID string, account []byte, id envelope.Identity) ([]byte, error) {
-	out, _, err := rewrapAccount(ctx, userID, account, id, func(*envelope.Header) bool { return false }, nil)
+// the account key is rotated. It writes one audit record (EventEscrowPurge)
+// whatever the outcome, or returns ErrAuditRequired without reading
+// anything.
+func Purge(ctx context.Context, userID string, account []byte, id envelope.Identity, audit Audit) ([]byte, error) {
+	if err := audit.check(); err != nil {
+		return nil, err
+	}
+	out, _, unwrapped, err := rewrapAccount(ctx, userID, account, id, func(*envelope.Header) bool { return false }, nil)
+	result := ResultChanged
+	if err != nil {
+		result = ResultFailed
+	}
+	audit.event(ctx, EventEscrowPurge, userID, result, unwrapped, err)
 	return out, err
 }
 
@@ -119,34 +239,35 @@ func accountBinding(userID string) envelope.Binding {
 
 // rewrapAccount opens account with id and returns it rewrapped: non-escrow
 // stanzas kept, add appended. changed is false (and out nil) when isDone
-// says the account needs nothing.
-func rewrapAccount(ctx context.Context, userID string, account []byte, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (out []byte, changed bool, err error) {
+// says the account needs nothing. unwrapped reports whether the account
+// key was unwrapped (for the audit record), whatever err.
+func rewrapAccount(ctx context.Context, userID string, account []byte, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (out []byte, changed, unwrapped bool, err error) {
 	h, err := envelope.ParseHeader(account)
 	if err != nil {
-		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return nil, false, false, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
 	if isDone(h) {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	b := accountBinding(userID)
 	key, err := envelope.UnwrapKey(ctx, h, b, id)
 	if err != nil {
-		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return nil, false, false, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
 	defer clear(key)
 	keep := func(s *envelope.Stanza) bool { return !IsEscrowStanza(s) }
 	nh, err := h.Rewrap(ctx, key, b, keep, add...)
 	if err != nil {
-		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return nil, false, true, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
 	out, err = nh.MarshalBinary()
 	if err != nil {
-		return nil, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return nil, false, true, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
-	return out, true, nil
+	return out, true, true, nil
 }
 
-func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, workers int, progress func(done, total int)) (Stats, error) {
+func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, audit Audit, event string, workers int, progress func(done, total int)) (Stats, error) {
 	if s == nil {
 		return Stats{}, fmt.Errorf("escrow: nil store: %w", envelope.ErrInvalidRecipient)
 	}
@@ -169,11 +290,16 @@ func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, 
 		go func() {
 			defer wg.Done()
 			for uid := range jobs {
-				res, err := one(ctx, s, uid, id, isDone, add)
+				res, unwrapped, err := one(ctx, s, uid, id, isDone, add)
 				if err != nil {
+					// An account reached after another one's error (or
+					// a cancellation) stops at its first ctx check:
+					// audited as failed, its key never unwrapped.
+					audit.event(ctx, event, uid, ResultFailed, unwrapped, err)
 					errOnce.Do(func() { firstErr = err; cancel(err) })
 					continue
 				}
+				audit.event(ctx, event, uid, resultNames[res], unwrapped, nil)
 				counters[res].Add(1)
 				if progress != nil {
 					pmu.Lock() // done counts rise in order
@@ -218,6 +344,8 @@ const (
 	numResults
 )
 
+var resultNames = [numResults]string{ResultChanged, ResultSkipped, ResultNoEscrow, ResultMissing}
+
 func hasEscrow(account []byte) bool {
 	h, err := envelope.ParseHeader(account)
 	if err != nil {
@@ -231,35 +359,37 @@ func hasEscrow(account []byte) bool {
 	return false
 }
 
-// one processes one account with compare-and-swap retries.
-func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (result, error) {
+// one processes one account with compare-and-swap retries. unwrapped
+// reports whether its account key was unwrapped in any try.
+func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (res result, unwrapped bool, err error) {
 	for try := 0; ; try++ {
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("escrow: %w", err)
+			return 0, unwrapped, fmt.Errorf("escrow: %w", err)
 		}
 		account, ver, err := s.Get(ctx, userID)
 		if errors.Is(err, vault.ErrNotFound) {
-			return resMissing, nil
+			return resMissing, unwrapped, nil
 		}
 		if err != nil {
-			return 0, fmt.Errorf("escrow: get %q: %w", userID, err)
+			return 0, unwrapped, fmt.Errorf("escrow: get %q: %w", userID, err)
 		}
 		if !hasEscrow(account) {
-			return resNoEscrow, nil
+			return resNoEscrow, unwrapped, nil
 		}
-		out, changed, err := rewrapAccount(ctx, userID, account, id, isDone, add)
+		out, changed, u, err := rewrapAccount(ctx, userID, account, id, isDone, add)
+		unwrapped = unwrapped || u
 		if err != nil {
-			return 0, err
+			return 0, unwrapped, err
 		}
 		if !changed {
-			return resSkipped, nil
+			return resSkipped, unwrapped, nil
 		}
 		_, err = s.Put(ctx, userID, out, ver)
 		if err == nil {
-			return resChanged, nil
+			return resChanged, unwrapped, nil
 		}
 		if !errors.Is(err, vault.ErrConflict) || try+1 >= maxCASRetries {
-			return 0, fmt.Errorf("escrow: put %q: %w", userID, err)
+			return 0, unwrapped, fmt.Errorf("escrow: put %q: %w", userID, err)
 		}
 	}
 }

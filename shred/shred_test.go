@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 
@@ -437,7 +438,7 @@ func TestEscrowRotationThroughTheLayerSkipsShreddedUsers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, s.Shred(ctx, "user-b"))
-	st, err := escrow.RotateAll(ctx, s, ids, oldID, newR, 2, nil)
+	st, err := escrow.RotateAll(ctx, s, ids, oldID, newR, escrow.Audit{Logger: slog.New(slog.DiscardHandler), Actor: "agent-7", Reason: "ticket-1"}, 2, nil)
 	require.NoError(t, err)
 	require.Equal(t, 2, st.Changed)
 	require.Equal(t, 1, st.Missing, "the shredded user is gone for escrow too")
