@@ -303,3 +303,45 @@ func TestResealMovesToCurrentKeyAndKeepsCurrentOnesAsIs(t *testing.T) {
 	_, err = kr.Reseal(t.Context(), john, "email", old)
 	require.ErrorIs(t, err, serverkey.ErrDecrypt, "reseal checks the binding")
 }
+
+func TestConcurrentOperationsAcrossCacheRefreshesNeverUseAClearedKey(t *testing.T) {
+	kms := newFakeKMS(t)
+	clk := &fakeClock{}
+	kr, err := serverkey.New(serverkey.Config{KEK: kms, Current: genKey(t, kms, "k1"), CacheFor: time.Minute, Now: clk.Now})
+	require.NoError(t, err)
+	defer kr.Close()
+	ct, err := kr.Seal(t.Context(), jane, "email", []byte("jane@example.com"))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				pt, err := kr.Open(t.Context(), jane, "email", ct)
+				if err != nil || string(pt) != "jane@example.com" {
+					t.Errorf("open during refresh: %q %v", pt, err)
+					return
+				}
+				if _, err := kr.Seal(t.Context(), jane, "email", pt); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range 20 {
+		clk.Advance(time.Minute) // every advance forces one refresh
+		time.Sleep(100 * time.Microsecond)
+	}
+	wg.Wait()
+	require.LessOrEqual(t, kr.Unwraps(), int64(21), "at most one unwrap per interval")
+	require.GreaterOrEqual(t, kr.Unwraps(), int64(1))
+}
+
+func TestWarmFailsFastWhenTheKMSIsDown(t *testing.T) {
+	kms := newFakeKMS(t)
+	kr := newRing(t, kms, genKey(t, kms, "k1"))
+	kms.down.Store(true)
+	require.ErrorIs(t, kr.Warm(t.Context()), serverkey.ErrKMS)
+	kms.down.Store(false)
+	require.NoError(t, kr.Warm(t.Context()))
+}
