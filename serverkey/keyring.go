@@ -251,9 +251,9 @@ func (kr *Keyring) Warm(ctx context.Context) error {
 	return nil
 }
 
-// Close clears every unwrapped data key. Operations fail with ErrClosed
-// afterwards. It must not run concurrently with other calls that it would
-// then make fail; it waits for running ones.
+// Close clears every unwrapped data key. It is safe to call concurrently
+// with other calls: those already using a key finish first (Close waits
+// for them), later ones fail with ErrClosed.
 func (kr *Keyring) Close() {
 	kr.closed.Store(true)
 	for _, e := range kr.order {
@@ -278,7 +278,9 @@ func (kr *Keyring) fresh(e *entry) bool {
 }
 
 // use runs f with e's unwrapped keys, unwrapping (one KMS call) when they
-// are missing or older than CacheFor.
+// are missing or older than CacheFor. The unwrap holds e's lock, so calls
+// needing that key wait for it (one KMS call serves them all) whatever
+// their own context says.
 func (kr *Keyring) use(ctx context.Context, e *entry, f func(*entry) error) error {
 	if kr.closed.Load() {
 		return ErrClosed
