@@ -223,11 +223,6 @@ func NormalizeEmail(s string) (string, error) {
 	if len(local) > 64 {
 		return "", fmt.Errorf("%w: local part over 64 bytes", ErrInvalidValue)
 	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return "", fmt.Errorf("%w: white space or control character inside", ErrInvalidValue)
-		}
-	}
 	// NFKC and case folding do not commute for every script: iterate to a
 	// fixed point, so that the result normalizes to itself. An ASCII domain
 	// (the common case) is its own NFKC form and folds to lower case.
@@ -254,6 +249,13 @@ func NormalizeEmail(s string) (string, error) {
 		}
 	}
 	out := local + "@" + domain
+	// Checked on the result: NFKC can turn a domain character into a space
+	// and a combining mark (U+02DA RING ABOVE).
+	for _, r := range out {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return "", fmt.Errorf("%w: white space or control character inside", ErrInvalidValue)
+		}
+	}
 	if len(out) > MaxEmailLen {
 		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidValue, MaxEmailLen)
 	}

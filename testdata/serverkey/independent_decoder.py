@@ -132,9 +132,6 @@ def normalize_email(s):
     local, dom = s[:at], s[at + 1:]
     if len(local.encode()) > 64:
         raise Fail("invalid")
-    for ch in s:
-        if ch.isspace() or unicodedata.category(ch) == "Cc":
-            raise Fail("invalid")
     for _ in range(5):
         nxt = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", dom).casefold())
         if nxt == dom:
@@ -145,6 +142,9 @@ def normalize_email(s):
     if "." not in dom or any(l == "" for l in dom.split(".")):
         raise Fail("invalid")
     out = local + "@" + dom
+    for ch in out:
+        if ch.isspace() or unicodedata.category(ch) == "Cc":
+            raise Fail("invalid")
     if len(out.encode()) > 254:
         raise Fail("invalid")
     return out
