@@ -1,6 +1,7 @@
 package blindindex
 
 import (
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -44,7 +46,26 @@ var (
 	ErrConfig       = errors.New("blindindex: invalid key or keyring")
 )
 
-const macDomain = "piivault/blindindex/v1\x00"
+// macDomain prefixes every MAC input; subkeyInfo is the HKDF info prefix
+// of a field's subkey. Version 2 derives one subkey per field (version 1
+// used the key itself for every field; its fingerprints do not match).
+const (
+	macDomain  = "piivault/blindindex/v2\x00"
+	subkeyInfo = "piivault/blindindex/v2/field\x00"
+)
+
+// builtinFields have their subkeys derived once, when the keyring is made.
+var builtinFields = [...]Field{FieldSSN, FieldGivenName, FieldFamilyName, FieldBirthDate, FieldPhone}
+
+// fieldSubkey derives the 32-byte subkey of field from a key's secret:
+// HKDF-SHA256(IKM = secret, salt = none, info = subkeyInfo || field).
+func fieldSubkey(secret []byte, field Field) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, subkeyInfo+string(field), sha256.Size)
+	if err != nil {
+		panic("blindindex: " + err.Error()) // unreachable: 32 bytes is within HKDF's limit
+	}
+	return k
+}
 
 // Key is one HMAC key of a [Keyring]: ID is 1 to MaxKeyIDLength bytes of
 // printable ASCII without ':'; Secret is at least MinKeySize random bytes.
@@ -54,49 +75,151 @@ type Key struct {
 }
 
 // Keyring holds the HMAC keys, one current and any number of older ones,
-// in the order given. It keeps copies of the secrets and is safe for
-// concurrent use.
+// in the order given. Each key's secret is used only to derive one subkey
+// per field (see # FORMAT in the package doc), so the subkeys of one field
+// can be handed to a service that must index that field alone
+// ([Keyring.FieldKeys], [NewFieldKeyring]); they reveal neither the
+// secret nor any other field's subkey. It keeps copies of the secrets and
+// is safe for concurrent use, Close included.
 type Keyring struct {
-	keys []Key // keys[0] is current
+	mu   sync.RWMutex
+	keys []keyEntry // keys[0] is current; nil once closed
+	// only is set for a keyring made by NewFieldKeyring: it holds that
+	// field's subkeys and no secret.
+	only Field
+}
+
+type keyEntry struct {
+	id     string
+	secret []byte           // nil in a field keyring
+	subs   map[Field][]byte // derived subkeys (the built-in fields; or only)
+}
+
+// subkey returns e's subkey for field, derived on the fly for fields that
+// are not built in; ok is false if e cannot serve field.
+func (e *keyEntry) subkey(field Field) (k []byte, derived bool) {
+	if k, ok := e.subs[field]; ok {
+		return k, false
+	}
+	if e.secret == nil {
+		return nil, false
+	}
+	return fieldSubkey(e.secret, field), true
 }
 
 // NewKeyring returns a keyring whose current key is current, followed by
 // older (newest first). Ids must be distinct.
 func NewKeyring(current Key, older ...Key) (*Keyring, error) {
 	kr := &Keyring{}
-	seen := map[string]bool{}
-	for _, k := range append([]Key{current}, older...) {
-		if !validKeyID(k.ID) {
-			return nil, fmt.Errorf("%w: key id %q", ErrConfig, k.ID)
+	err := checkKeys(append([]Key{current}, older...), func(k Key) {
+		e := keyEntry{id: k.ID, secret: append([]byte(nil), k.Secret...), subs: map[Field][]byte{}}
+		for _, f := range builtinFields {
+			e.subs[f] = fieldSubkey(e.secret, f)
 		}
-		if len(k.Secret) < MinKeySize {
-			return nil, fmt.Errorf("%w: key %q shorter than %d bytes", ErrConfig, k.ID, MinKeySize)
-		}
-		if seen[k.ID] {
-			return nil, fmt.Errorf("%w: duplicate key id %q", ErrConfig, k.ID)
-		}
-		seen[k.ID] = true
-		kr.keys = append(kr.keys, Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...)})
+		kr.keys = append(kr.keys, e)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return kr, nil
+}
+
+// NewFieldKeyring returns a keyring that fingerprints field only, from the
+// subkeys [Keyring.FieldKeys] exported for it (current first; same ids).
+// Its fingerprints equal those of the full keyring for that field; for any
+// other field it fails with ErrConfig.
+func NewFieldKeyring(field Field, current Key, older ...Key) (*Keyring, error) {
+	if !validField(field) {
+		return nil, fmt.Errorf("%w: invalid field name", ErrUnknownField)
+	}
+	kr := &Keyring{only: field}
+	err := checkKeys(append([]Key{current}, older...), func(k Key) {
+		kr.keys = append(kr.keys, keyEntry{id: k.ID, subs: map[Field][]byte{field: append([]byte(nil), k.Secret...)}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return kr, nil
+}
+
+func checkKeys(keys []Key, add func(Key)) error {
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !validKeyID(k.ID) {
+			return fmt.Errorf("%w: key id %q", ErrConfig, k.ID)
+		}
+		if len(k.Secret) < MinKeySize {
+			return fmt.Errorf("%w: key %q shorter than %d bytes", ErrConfig, k.ID, MinKeySize)
+		}
+		if seen[k.ID] {
+			return fmt.Errorf("%w: duplicate key id %q", ErrConfig, k.ID)
+		}
+		seen[k.ID] = true
+		add(k)
+	}
+	return nil
+}
+
+// FieldKeys returns field's subkey under every key of the ring, current
+// first, each as a Key with the same id: what to give a service that must
+// fingerprint field and nothing else (it builds a keyring from them with
+// NewFieldKeyring). The secrets returned are copies; clear them when
+// stored elsewhere.
+func (kr *Keyring) FieldKeys(field Field) ([]Key, error) {
+	if !validField(field) {
+		return nil, fmt.Errorf("%w: invalid field name", ErrUnknownField)
+	}
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	if err := kr.serves(field); err != nil {
+		return nil, err
+	}
+	out := make([]Key, len(kr.keys))
+	for i := range kr.keys {
+		k, derived := kr.keys[i].subkey(field)
+		if !derived {
+			k = append([]byte(nil), k...)
+		}
+		out[i] = Key{ID: kr.keys[i].id, Secret: k}
+	}
+	return out, nil
+}
+
+// serves reports whether kr (read-locked) can fingerprint field.
+func (kr *Keyring) serves(field Field) error {
+	switch {
+	case len(kr.keys) == 0:
+		return errClosed
+	case kr.only != "" && field != kr.only:
+		return fmt.Errorf("%w: keyring holds the keys of field %q only", ErrConfig, kr.only)
+	}
+	return nil
 }
 
 // CurrentID returns the id of the key [Keyring.Fingerprint] uses.
 // It returns "" once the keyring is closed.
 func (kr *Keyring) CurrentID() string {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
 	if len(kr.keys) == 0 {
 		return ""
 	}
-	return kr.keys[0].ID
+	return kr.keys[0].id
 }
 
 var errClosed = fmt.Errorf("%w: keyring closed", ErrConfig)
 
-// Close clears the keyring's copies of the secrets (not copies the runtime
-// may have made). Afterwards every method fails with ErrConfig.
+// Close clears the keyring's copies of the secrets and subkeys (not copies
+// the runtime may have made). Afterwards every method fails with
+// ErrConfig. Close waits for calls in progress.
 func (kr *Keyring) Close() {
-	for _, k := range kr.keys {
-		clear(k.Secret)
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	for _, e := range kr.keys {
+		clear(e.secret)
+		for _, k := range e.subs {
+			clear(k)
+		}
 	}
 	kr.keys = nil
 }
@@ -142,30 +265,34 @@ func (fp Fingerprint) String() string {
 // Fingerprint normalizes value for field (see [Normalize]) and returns its
 // fingerprint under the current key.
 func (kr *Keyring) Fingerprint(field Field, value string) (Fingerprint, error) {
-	if len(kr.keys) == 0 {
-		return Fingerprint{}, errClosed
-	}
 	n, err := Normalize(field, value)
 	if err != nil {
 		return Fingerprint{}, err
 	}
-	return kr.mac(kr.keys[0], field, n), nil
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	if err := kr.serves(field); err != nil {
+		return Fingerprint{}, err
+	}
+	return kr.mac(&kr.keys[0], field, n), nil
 }
 
 // Fingerprints normalizes value for field and returns its fingerprint under
 // every key of the ring, the current key first: the set to look duplicates
 // up with while older keys are still in use.
 func (kr *Keyring) Fingerprints(field Field, value string) ([]Fingerprint, error) {
-	if len(kr.keys) == 0 {
-		return nil, errClosed
-	}
 	n, err := Normalize(field, value)
 	if err != nil {
 		return nil, err
 	}
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	if err := kr.serves(field); err != nil {
+		return nil, err
+	}
 	out := make([]Fingerprint, len(kr.keys))
-	for i, k := range kr.keys {
-		out[i] = kr.mac(k, field, n)
+	for i := range kr.keys {
+		out[i] = kr.mac(&kr.keys[i], field, n)
 	}
 	return out, nil
 }
@@ -175,20 +302,28 @@ func (kr *Keyring) Fingerprints(field Field, value string) ([]Fingerprint, error
 // key, for fields without a built-in normalizer. Most users won't need it:
 // a value not normalized consistently never matches.
 func (kr *Keyring) FingerprintNormalized(field Field, normalized string) (Fingerprint, error) {
-	if len(kr.keys) == 0 {
-		return Fingerprint{}, errClosed
-	}
 	if !validField(field) {
 		return Fingerprint{}, fmt.Errorf("%w: invalid field name", ErrUnknownField)
 	}
 	if len(normalized) == 0 || len(normalized) > MaxValueLength {
 		return Fingerprint{}, fmt.Errorf("%w: empty or too long", ErrInvalidValue)
 	}
-	return kr.mac(kr.keys[0], field, normalized), nil
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	if err := kr.serves(field); err != nil {
+		return Fingerprint{}, err
+	}
+	return kr.mac(&kr.keys[0], field, normalized), nil
 }
 
-func (kr *Keyring) mac(k Key, field Field, v string) Fingerprint {
-	m := hmac.New(sha256.New, k.Secret)
+// mac computes the fingerprint of v for field under e's subkey for field.
+// The caller holds kr.mu and has checked kr.serves(field).
+func (kr *Keyring) mac(e *keyEntry, field Field, v string) Fingerprint {
+	sub, derived := e.subkey(field)
+	if derived {
+		defer clear(sub)
+	}
+	m := hmac.New(sha256.New, sub)
 	m.Write([]byte(macDomain))
 	var l [4]byte
 	binary.BigEndian.PutUint16(l[:2], uint16(len(field)))
@@ -197,7 +332,7 @@ func (kr *Keyring) mac(k Key, field Field, v string) Fingerprint {
 	binary.BigEndian.PutUint32(l[:], uint32(len(v)))
 	m.Write(l[:])
 	m.Write([]byte(v))
-	fp := Fingerprint{KeyID: k.ID, Field: field}
+	fp := Fingerprint{KeyID: e.id, Field: field}
 	m.Sum(fp.MAC[:0])
 	return fp
 }
@@ -265,12 +400,16 @@ func digits(s, drop string, minN, maxN int) (string, error) {
 	return string(b), nil
 }
 
-// NormalizeName returns name in Unicode NFKC form, case-folded, with
-// leading and trailing white space removed and inner runs of white space
-// collapsed to one space: " Jane  SAMPLE " and "jane sample" index alike.
-// Diacritics and punctuation are kept ("José" and "Jose", "O'Neil" and
-// "ONeil" differ). Invalid UTF-8, control characters and names that are
-// empty after trimming are ErrInvalidValue.
+// NormalizeName returns name in Unicode NFKC form, case-folded, without
+// default-ignorable code points (zero-width space and joiners, soft
+// hyphen, byte-order mark, bidirectional controls, variation selectors,
+// tags: Unicode's Default_Ignorable_Code_Point property, which renders as
+// nothing), with leading and trailing white space removed and inner runs
+// of white space collapsed to one space: " Jane  SAMPLE ", "jane sample"
+// and "Sam\u200bple" for "Sample" index alike. Diacritics and punctuation
+// are kept ("José" and "Jose", "O'Neil" and "ONeil" differ). Invalid
+// UTF-8, control characters and names that are empty after trimming are
+// ErrInvalidValue.
 func NormalizeName(name string) (string, error) {
 	if len(name) > MaxValueLength || !utf8.ValidString(name) {
 		return "", fmt.Errorf("%w: invalid UTF-8 or too long", ErrInvalidValue)
@@ -280,7 +419,7 @@ func NormalizeName(name string) (string, error) {
 	// normalizer idempotent, and refuse the rare string that has none.
 	s := name
 	for i := 0; ; i++ {
-		next := norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+		next := stripIgnorable(norm.NFKC.String(cases.Fold().String(norm.NFKC.String(stripIgnorable(s)))))
 		if next == s {
 			break
 		}
@@ -309,6 +448,43 @@ func NormalizeName(name string) (string, error) {
 		return "", fmt.Errorf("%w: empty name", ErrInvalidValue)
 	}
 	return sb.String(), nil
+}
+
+// isDefaultIgnorable reports whether r has Unicode's derived property
+// Default_Ignorable_Code_Point (DerivedCoreProperties.txt):
+// Other_Default_Ignorable_Code_Point, format characters (Cf) and variation
+// selectors, less white space, the interlinear annotation characters
+// U+FFF9..U+FFFB, the Egyptian hieroglyph format controls U+13430..U+1343F
+// and the prepended concatenation marks (which are visible).
+func isDefaultIgnorable(r rune) bool {
+	switch {
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r), unicode.Is(unicode.Variation_Selector, r):
+		return !unicode.Is(unicode.White_Space, r)
+	case !unicode.Is(unicode.Cf, r),
+		unicode.Is(unicode.White_Space, r),
+		r >= 0xFFF9 && r <= 0xFFFB,
+		r >= 0x13430 && r <= 0x1343F,
+		unicode.Is(unicode.Prepended_Concatenation_Mark, r):
+		return false
+	}
+	return true
+}
+
+// stripIgnorable removes default-ignorable code points from s.
+func stripIgnorable(s string) string {
+	i := strings.IndexFunc(s, isDefaultIgnorable)
+	if i < 0 {
+		return s
+	}
+	var sb strings.Builder
+	sb.Grow(len(s))
+	sb.WriteString(s[:i])
+	for _, r := range s[i:] {
+		if !isDefaultIgnorable(r) {
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
 }
 
 // NormalizeBirthDate accepts exactly a calendar date written YYYY-MM-DD

@@ -3,9 +3,9 @@
 // (the same SSN on two accounts) or look a user up by a value without
 // decrypting anyone's records.
 //
-// A [Fingerprint] is HMAC-SHA256, under a server key named by a key id, of
-// the field name and the normalized value, each length-prefixed (see
-// # FORMAT): the SSN "900-12-3456" and a phone number "900123456" never
+// A [Fingerprint] is HMAC-SHA256, under a subkey of a server key (one
+// subkey per field; the key is named by a key id), of the field name and
+// the normalized value, each length-prefixed (see # FORMAT): the SSN "900-12-3456" and a phone number "900123456" never
 // collide, and neither does a value split differently between field and
 // value. Values are normalized per field first ([NormalizeSSN],
 // [NormalizeName], [NormalizeBirthDate], [NormalizePhone]) so that
@@ -20,7 +20,9 @@
 // values under the current key when they are next available in clear (at
 // login, when the user's password opens their records), as Login.gov does
 // with its queue of SSN fingerprint keys. Drop an old key once no stored
-// fingerprint uses it.
+// fingerprint uses it. A keyring made from one field's subkeys
+// ([NewFieldKeyring]) rotates the same way: export the field's keys again
+// after each rotation.
 //
 // # What it leaks
 //
@@ -44,11 +46,24 @@
 //
 // # FORMAT
 //
-// The MAC input for field f and normalized value v is
+// Version 2. Each key's secret is used only to derive one subkey per field
+// f:
 //
-//	"piivault/blindindex/v1" 0x00
+//	subkey(f) = HKDF-SHA256(IKM = secret, salt = none (32 zero bytes),
+//	                        info = "piivault/blindindex/v2/field" 0x00 | f, L = 32)
+//
+// and the fingerprint of the normalized value v is HMAC-SHA256 under
+// subkey(f) of
+//
+//	"piivault/blindindex/v2" 0x00
 //	len(f) (2 bytes, big-endian) | f | len(v) (4 bytes, big-endian) | v
 //
-// under the key's secret as HMAC-SHA256 key. [Fingerprint.String] writes
-// "<key id>:<field>:<base64url, no padding, of the 32-byte MAC>".
+// [Fingerprint.String] writes "<key id>:<field>:<base64url, no padding, of
+// the 32-byte MAC>". A field's subkeys ([Keyring.FieldKeys]) can be given
+// to a service that indexes that field alone ([NewFieldKeyring]): HKDF
+// does not let it find the secret or another field's subkey.
+//
+// Version 1 (one HMAC key for every field, domain "piivault/blindindex/v1")
+// gives other fingerprints: re-fingerprint stored values as for a key
+// rotation (under a new key id) when moving to version 2.
 package blindindex
