@@ -61,3 +61,16 @@ func Example() {
 	// true
 	// true 1
 }
+
+func ExampleSchema() {
+	ddl, err := shred.Schema(shred.PostgreSQL, "piivault_shred_keys")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ddl)
+	// Output:
+	// CREATE TABLE IF NOT EXISTS piivault_shred_keys (
+	// 	user_id     TEXT  PRIMARY KEY CHECK (octet_length(user_id) BETWEEN 1 AND 255),
+	// 	wrapped_key BYTEA NOT NULL
+	// )
+}

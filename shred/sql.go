@@ -40,6 +40,17 @@ type SQLKeyStore struct {
 	createTableString string
 }
 
+// Schema returns the CREATE TABLE statement of a key table named table in
+// dialect d, for a migration tool; NewSQLKeyStore's Schema returns the
+// same.
+func Schema(d Dialect, table string) (string, error) {
+	s, err := newSQLKeyStore(nil, d, table)
+	if err != nil {
+		return "", err
+	}
+	return s.createTableString, nil
+}
+
 // NewSQLKeyStore returns a KeyStore over table in db. table must be 1 to
 // 63 bytes of [a-z0-9_], not starting with a digit (it is written into the
 // SQL as is).
@@ -47,6 +58,10 @@ func NewSQLKeyStore(db *sql.DB, d Dialect, table string) (*SQLKeyStore, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: nil *sql.DB", ErrInvalidInput)
 	}
+	return newSQLKeyStore(db, d, table)
+}
+
+func newSQLKeyStore(db *sql.DB, d Dialect, table string) (*SQLKeyStore, error) {
 	if !validTable(table) {
 		return nil, fmt.Errorf("%w: table name %q", ErrInvalidInput, table)
 	}
