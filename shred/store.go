@@ -35,8 +35,9 @@ func (s *Store) Get(ctx context.Context, userID string) ([]byte, uint64, error) 
 	if err != nil {
 		return nil, 0, err
 	}
+	// layered belongs to the inner Store (it may be a cached buffer) and is
+	// ciphertext: it is left as it is.
 	account, err := s.l.Unwrap(ctx, userID, layered)
-	clear(layered)
 	if errors.Is(err, ErrShredded) {
 		return nil, 0, fmt.Errorf("%w (%w)", err, vault.ErrNotFound)
 	}
@@ -136,7 +137,6 @@ func (s *Store) MigrateAll(ctx context.Context, userIDs []string) (int, error) {
 			continue
 		}
 		layered, err := s.l.Wrap(ctx, uid, raw)
-		clear(raw)
 		if err != nil {
 			return n, err
 		}
