@@ -349,11 +349,13 @@ func FuzzPathsAgree(f *testing.F) {
 	})
 }
 
+// BenchmarkProcessBlock times one compression on each path; with -count N
+// the paths interleave: compare them with benchstat -col /path.
 func BenchmarkProcessBlock(b *testing.B) {
 	r := rand.New(rand.NewPCG(11, 12))
 	in1, in2, out := randomBlock(r), randomBlock(r), randomBlock(r)
 	for _, name := range Paths() {
-		b.Run(name, func(b *testing.B) {
+		b.Run("path="+name, func(b *testing.B) {
 			defer UsePath(name)()
 			b.SetBytes(BlockSize)
 			for b.Loop() {
@@ -367,7 +369,7 @@ func BenchmarkProcessBlockXOR(b *testing.B) {
 	r := rand.New(rand.NewPCG(13, 14))
 	in1, in2, out := randomBlock(r), randomBlock(r), randomBlock(r)
 	for _, name := range Paths() {
-		b.Run(name, func(b *testing.B) {
+		b.Run("path="+name, func(b *testing.B) {
 			defer UsePath(name)()
 			b.SetBytes(BlockSize)
 			for b.Loop() {
