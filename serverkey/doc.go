@@ -1,8 +1,13 @@
 // Package serverkey keeps what the server must read without the user
-// present (e-mail addresses, phone numbers, TOTP seeds, backup codes)
-// encrypted under server-held data keys, and computes look-up fingerprints
-// of e-mail addresses and phone numbers. It is the counterpart of the vault
-// package, whose records only the user's secrets open.
+// present (e-mail addresses, phone numbers, TOTP seeds) encrypted under
+// server-held data keys, and computes look-up fingerprints of e-mail
+// addresses and phone numbers. It is the counterpart of the vault package,
+// whose records only the user's secrets open.
+//
+// What the server only has to check, never read (backup codes, one-time
+// codes), is better not encrypted at all: store a fingerprint
+// (Keyring.FingerprintNormalized, kind "backup_code") and compare with
+// Fingerprint.Equal.
 //
 // # Keys
 //
