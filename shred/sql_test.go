@@ -284,14 +284,17 @@ func TestRotateRewrapsTheKeyTableUnderTheNewDataKey(t *testing.T) {
 		t.Cleanup(kr.Close)
 		return kr
 	}
-	db, _ := openFakeDB(t)
-	sqlKeys, err := shred.NewSQLKeyStore(db, shred.PostgreSQL, fakeTable)
-	require.NoError(t, err)
-	require.NoError(t, sqlKeys.CreateTable(ctx))
+	sqlStore := func(d shred.Dialect) *shred.SQLKeyStore {
+		db, _ := openFakeDB(t)
+		ks, err := shred.NewSQLKeyStore(db, d, fakeTable)
+		require.NoError(t, err)
+		require.NoError(t, ks.CreateTable(ctx))
+		return ks
+	}
 	for name, keys := range map[string]interface {
 		shred.KeyStore
 		serverkey.AttributeStore
-	}{"memory": shred.NewMemKeyStore(), "sql": sqlKeys} {
+	}{"memory": shred.NewMemKeyStore(), "postgresql": sqlStore(shred.PostgreSQL), "sqlite": sqlStore(shred.SQLite)} {
 		t.Run(name, func(t *testing.T) {
 			before, err := shred.New(shred.Config{Keys: keys, Keyring: ring(oldKey)})
 			require.NoError(t, err)
