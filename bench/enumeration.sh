@@ -4,7 +4,8 @@
 # benchstat. Equal times (within noise) mean the response time does not
 # tell an attacker whether a user id exists.
 #
-#   bash bench/enumeration.sh
+#   bash bench/enumeration.sh                    (wrong password first)
+#   ENUM_BENCH_SWAP=1 bash bench/enumeration.sh  (unknown user first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
