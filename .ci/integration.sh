@@ -6,8 +6,12 @@
 # enable every test, and stops what it started (by PID). Any component that
 # cannot start fails the run: nothing is skipped silently.
 #
+# Also PostgreSQL (Debian's postgresql): a throw-away cluster initialised
+# in a temporary directory, listening on 127.0.0.1 on a free port (as the
+# postgres user when run as root), for integrations/pgstore and the CLI.
+#
 # Run locally: bash .ci/integration.sh   (needs apt-get or preinstalled
-# softhsm2 + opensc, and python3 with moto[server]).
+# softhsm2 + opensc + postgresql, and python3 with moto[server]).
 set -euo pipefail
 
 say() { printf '+ %s\n' "$*" >&2; }
@@ -40,7 +44,16 @@ say "moto $MOTO_VERSION, softhsm module $MODULE"
 # --- SoftHSM2 token in a private directory ------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/piivault-integration.XXXXXX")"
 MOTO_PID=""
+PG_PID=""
+PG_DIR=""
 cleanup() {
+	if [ -n "$PG_PID" ]; then
+		say "kill $PG_PID (postgres)"
+		kill -INT "$PG_PID" 2>/dev/null || true # fast shutdown
+		for _ in $(seq 1 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$PG_PID" 2>/dev/null || true
+	fi
+	if [ -n "$PG_DIR" ]; then rm -rf "$PG_DIR"; fi
 	if [ -n "$MOTO_PID" ]; then
 		say "kill $MOTO_PID (moto)"
 		kill "$MOTO_PID" 2>/dev/null || true
@@ -64,6 +77,49 @@ run "${P11[@]}" --keypairgen --key-type rsa:2048 --usage-decrypt --label escrow-
 # disclosure: the identity provider's ECDSA P-256 signing key (vault/disclosure, pkcs11hsm.ECDSASigner)
 run "${P11[@]}" --keypairgen --key-type EC:prime256v1 --usage-sign --label disclosure-sign --id 04 >/dev/null
 run "${P11[@]}" --list-objects >/dev/null
+
+# --- PostgreSQL ---------------------------------------------------------
+pg_bindir() {
+	if command -v pg_ctl >/dev/null && command -v initdb >/dev/null; then
+		dirname "$(readlink -f "$(command -v pg_ctl)")"
+		return
+	fi
+	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+PG_BIN="$(pg_bindir)"
+if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+	SUDO=""
+	if [ "$(id -u)" != 0 ]; then SUDO="sudo -n"; fi
+	run $SUDO apt-get update -qq
+	run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+	PG_BIN="$(pg_bindir)"
+fi
+[ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] || { echo "FAIL: PostgreSQL (initdb, pg_ctl) not found" >&2; exit 1; }
+# The server refuses to run as root: as root, it runs as the postgres user,
+# in a directory of its own (WORK is private to root).
+PG_AS=()
+if [ "$(id -u)" = 0 ]; then
+	id postgres >/dev/null 2>&1 || { echo "FAIL: running as root and there is no postgres user" >&2; exit 1; }
+	PG_AS=(runuser -u postgres --)
+fi
+PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/piivault-pg.XXXXXX")"
+PG_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+printf '%s\n' "$PG_PASSWORD" >"$PG_DIR/pwfile"
+if [ "$(id -u)" = 0 ]; then chown -R postgres: "$PG_DIR"; fi
+PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+run "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U piivault --pwfile="$PG_DIR/pwfile" --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
+	|| { cat "$PG_DIR/initdb.log" >&2; echo "FAIL: initdb" >&2; exit 1; }
+rm -f "$PG_DIR/pwfile"
+say "pg_ctl start (127.0.0.1:$PG_PORT)"
+if ! "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+	-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null; then
+	cat "$PG_DIR/server.log" >&2 || true
+	echo "FAIL: PostgreSQL did not start" >&2
+	exit 1
+fi
+PG_PID="$(head -n 1 "$PG_DIR/data/postmaster.pid")"
+kill -0 "$PG_PID" 2>/dev/null || { echo "FAIL: PostgreSQL not running after start" >&2; exit 1; }
+say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $NF}') ready on 127.0.0.1:$PG_PORT (pid $PG_PID)"
 
 # --- moto ---------------------------------------------------------------
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
@@ -92,6 +148,7 @@ export PIIVAULT_PKCS11_RSA_LABEL=escrow-rsa
 export PIIVAULT_PKCS11_SIGN_LABEL=disclosure-sign
 export PIIVAULT_KMS_ENDPOINT="http://127.0.0.1:$PORT"
 export AWS_EC2_METADATA_DISABLED=true
+export PIIVAULT_PG_DSN="postgres://piivault:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 cd "$ROOT/integrations"
 say "cd integrations && PIIVAULT_*=... go test -count=1 -race ./..."
 # -json would be noisier; -v shows every test, and grep proves none skipped.
