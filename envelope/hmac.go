@@ -59,14 +59,17 @@ func newHashScratch() hashScratch {
 }
 
 // sum writes HMAC-SHA256(key, p1 || p2 || p3) into out, allocating nothing.
+// Empty parts cost nothing; one contiguous part is the cheapest.
 func (k *hmacKey) sum(s *hashScratch, out *[sha256.Size]byte, p1, p2, p3 []byte) {
 	inner := s.inner[:0]
 	if err := s.u.UnmarshalBinary(k.inner); err != nil {
 		panic("envelope: sha256 state: " + err.Error())
 	}
-	s.h.Write(p1)
-	s.h.Write(p2)
-	s.h.Write(p3)
+	for _, p := range [3][]byte{p1, p2, p3} {
+		if len(p) > 0 {
+			s.h.Write(p)
+		}
+	}
 	inner = s.h.Sum(inner)
 	if err := s.u.UnmarshalBinary(k.outer); err != nil {
 		panic("envelope: sha256 state: " + err.Error())

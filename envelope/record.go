@@ -116,6 +116,7 @@ type recScratch struct {
 	rnd    [RecordSaltSize + gcmNonceSize]byte
 	t1, t2 [sha256.Size]byte
 	ad     []byte // record header || binding
+	msg    []byte // version 3: the commitment's message
 }
 
 // NewRecordKey prepares key for sealing records of key generation 0 (the
@@ -206,7 +207,8 @@ func newRecordKey(key []byte, gen uint32, r io.Reader, fips bool) (*RecordKey, e
 		k.hasV1 = true
 	}
 	k.pool.New = func() any {
-		s := &recScratch{hashScratch: newHashScratch(), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField)}
+		s := &recScratch{hashScratch: newHashScratch(), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField),
+			msg: make([]byte, 0, recordV3PrefixSize+gcmNonceSize+2+2*MaxBindingField)}
 		if k.fips {
 			s.mac = hmac.New(sha256.New, k.commitKey)
 		}
@@ -253,7 +255,9 @@ func (k *RecordKey) commitment(s *recScratch, out *[sha256.Size]byte, nonce []by
 		s.mac.Sum(out[:0])
 		return
 	}
-	k.commit.sum(&s.hashScratch, out, s.ad[:recordV3PrefixSize], nonce, s.ad[recordV3PrefixSize:])
+	// One contiguous message: SHA-256's Write is cheapest called once.
+	s.msg = append(append(append(s.msg[:0], s.ad[:recordV3PrefixSize]...), nonce...), s.ad[recordV3PrefixSize:]...)
+	k.commit.sum(&s.hashScratch, out, s.msg, nil, nil)
 }
 
 func (s *recScratch) wipe() {

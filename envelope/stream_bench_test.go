@@ -48,58 +48,59 @@ func BenchmarkStream(b *testing.B) {
 		raw := rawGCMChunks(pt, chunk)
 		b.Run(fmt.Sprintf("op=seal/chunk=%dKiB/impl=envelope", chunk>>10), func(b *testing.B) {
 			b.SetBytes(benchStreamSize)
-			for b.Loop() {
+			loopCPU(b, func() error {
 				w, err := k.NewStreamWriter(io.Discard, bindPII, chunk)
 				if err != nil {
-					b.Fatal(err)
+					return err
 				}
 				if _, err := w.Write(pt); err != nil {
-					b.Fatal(err)
+					return err
 				}
-				if err := w.Close(); err != nil {
-					b.Fatal(err)
-				}
-			}
+				return w.Close()
+			})
 		})
 		b.Run(fmt.Sprintf("op=seal/chunk=%dKiB/impl=raw-gcm", chunk>>10), func(b *testing.B) {
 			b.SetBytes(benchStreamSize)
 			g := rawGCM()
 			out := make([]byte, 0, chunk+gcmTagSize)
 			var nonce [gcmNonceSize]byte
-			for b.Loop() {
+			loopCPU(b, func() error {
 				for i := 0; i < len(pt); i += chunk {
 					binary.BigEndian.PutUint64(nonce[4:], uint64(i/chunk))
 					io.Discard.Write(g.Seal(out[:0], nonce[:], pt[i:i+chunk], nil))
 				}
-			}
+				return nil
+			})
 		})
 		b.Run(fmt.Sprintf("op=open/chunk=%dKiB/impl=envelope", chunk>>10), func(b *testing.B) {
 			b.SetBytes(benchStreamSize)
-			for b.Loop() {
+			loopCPU(b, func() error {
 				r, err := k.NewStreamReader(bytes.NewReader(sealed.Bytes()), bindPII)
 				if err != nil {
-					b.Fatal(err)
+					return err
 				}
 				if n, err := r.WriteTo(io.Discard); err != nil || n != benchStreamSize {
-					b.Fatal(n, err)
+					return fmt.Errorf("%d bytes: %v", n, err)
 				}
-			}
+				return nil
+			})
 		})
 		b.Run(fmt.Sprintf("op=open/chunk=%dKiB/impl=raw-gcm", chunk>>10), func(b *testing.B) {
 			b.SetBytes(benchStreamSize)
 			g := rawGCM()
 			out := make([]byte, chunk)
 			var nonce [gcmNonceSize]byte
-			for b.Loop() {
+			loopCPU(b, func() error {
 				for i, c := range raw {
 					binary.BigEndian.PutUint64(nonce[4:], uint64(i))
 					p, err := g.Open(out[:0], nonce[:], c, nil)
 					if err != nil {
-						b.Fatal(err)
+						return err
 					}
 					io.Discard.Write(p)
 				}
-			}
+				return nil
+			})
 		})
 	}
 	var tsealed bytes.Buffer
@@ -108,30 +109,29 @@ func BenchmarkStream(b *testing.B) {
 	tw.Close()
 	b.Run("op=seal/chunk=1024KiB/impl=tink", func(b *testing.B) {
 		b.SetBytes(benchStreamSize)
-		for b.Loop() {
+		loopCPU(b, func() error {
 			w, err := tsa.NewEncryptingWriter(io.Discard, ad)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			if _, err := w.Write(pt); err != nil {
-				b.Fatal(err)
+				return err
 			}
-			if err := w.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
+			return w.Close()
+		})
 	})
 	b.Run("op=open/chunk=1024KiB/impl=tink", func(b *testing.B) {
 		b.SetBytes(benchStreamSize)
-		for b.Loop() {
+		loopCPU(b, func() error {
 			r, err := tsa.NewDecryptingReader(bytes.NewReader(tsealed.Bytes()), ad)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			if n, err := io.Copy(io.Discard, r); err != nil || n != benchStreamSize {
-				b.Fatal(n, err)
+				return fmt.Errorf("%d bytes: %v", n, err)
 			}
-		}
+			return nil
+		})
 	})
 }
 
