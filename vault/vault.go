@@ -88,6 +88,7 @@ type Vault struct {
 	audit   *slog.Logger
 
 	keepKeyOnRecover bool
+	decoyState                 // the account UnlockInStore runs an unknown user against
 	rand             io.Reader // nil: crypto/rand
 	now              func() time.Time
 
