@@ -4,6 +4,9 @@
 # crypto_pwhash, interleaved round by round so that all three see the same
 # machine noise, and prints median milliseconds and the ratios
 # piivault/x-crypto and piivault/libsodium (below 1: piivault is faster).
+# The x/crypto ratio is the median of per-round ratios (each round's two
+# runs are back to back), which a load change on a shared machine moves
+# less than a ratio of medians; the libsodium one is a ratio of medians.
 #
 # Two modes:
 #   cold  every timed derivation runs in a fresh process (the first login
@@ -34,8 +37,8 @@ go build "${tags[@]}" -o bin/argon2cmp ./argon2cmp
 g="piivault G: fastest assembly for this CPU (AVX-512, AVX2); x/crypto G: its SSE4.1 assembly"
 [ "${PUREGO:-0}" = 1 ] && g="G: pure Go in piivault and x/crypto (-tags purego)"
 echo "$g; $rounds rounds"
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-ratio() { awk -v o="$1" -v s="$2" 'BEGIN{ if (s == "-" || s == 0) print "-"; else printf "%.2f", o/s }'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (!NR) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v o="$1" -v s="$2" 'BEGIN{ if (s == "-" || s == 0) print "-"; else printf "%.3f", o/s }'; }
 printf '%-20s %-5s %10s %10s %10s %9s %9s\n' params mode "piivault" "x/crypto" libsodium "/x-crypto" "/sodium"
 for spec in "65536 3 1" "19456 2 1" "65536 3 4"; do
   set -- $spec
@@ -54,9 +57,12 @@ for spec in "65536 3 1" "19456 2 1" "65536 3 4"; do
         [ "$3" = 1 ] && while read -r ms; do sod+=("$ms"); done < <(bin/pwhash "$1" "$2" 3 | tail -n +2)
       fi
     done
+    rs=()
+    for i in "${!ours[@]}"; do rs+=("$(ratio "${ours[$i]}" "${xc[$i]}")"); done
+    r=$(printf '%s\n' "${rs[@]}" | median)
     o=$(printf '%s\n' "${ours[@]}" | median)
     x=$(printf '%s\n' "${xc[@]}" | median)
     s=$( ((${#sod[@]})) && printf '%s\n' "${sod[@]}" | median || echo -)
-    printf '%-20s %-5s %10s %10s %10s %9s %9s\n' "m=$1 t=$2 p=$3" "$mode" "$o" "$x" "$s" "$(ratio "$o" "$x")" "$(ratio "$o" "$s")"
+    printf '%-20s %-5s %10s %10s %10s %9s %9s\n' "m=$1 t=$2 p=$3" "$mode" "$o" "$x" "$s" "$r" "$(ratio "$o" "$s")"
   done
 done

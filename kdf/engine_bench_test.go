@@ -3,6 +3,7 @@ package kdf
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // golang.org/x/crypto/argon2.IDKey at the same parameters, side by side:
 // every iteration runs one derivation of each, in alternating order, so
 // both see the same machine noise. It reports each one's time per
-// derivation and their ratio (piivault/xcrypto; below 1 is faster), for
+// derivation and the median of the per-iteration ratios piivault/xcrypto
+// (below 1: piivault is faster), for
 // each compression-function path of kdf/internal/blamka this CPU has
 // (g=avx512, g=avx2, g=generic: pure Go). x/crypto always uses its own
 // SSE4.1 assembly on amd64.
@@ -63,18 +65,35 @@ func benchEngineVsXCrypto(b *testing.B, p Params) {
 	ours() // warm: the arena is mapped and faulted in once
 	theirs()
 	var tOurs, tTheirs time.Duration
+	var ratios []float64
 	i := 0
 	for b.Loop() {
+		var o, x time.Duration
 		if i%2 == 0 {
-			tOurs += ours()
-			tTheirs += theirs()
+			o = ours()
+			x = theirs()
 		} else {
-			tTheirs += theirs()
-			tOurs += ours()
+			x = theirs()
+			o = ours()
 		}
+		tOurs += o
+		tTheirs += x
+		ratios = append(ratios, float64(o)/float64(x))
 		i++
 	}
 	b.ReportMetric(float64(tOurs.Nanoseconds())/float64(i)/1e6, "piivault-ms")
 	b.ReportMetric(float64(tTheirs.Nanoseconds())/float64(i)/1e6, "xcrypto-ms")
-	b.ReportMetric(float64(tOurs)/float64(tTheirs), "ratio")
+	b.ReportMetric(median(ratios), "ratio")
+}
+
+// median of the per-iteration ratios: each compares two runs made back to
+// back, so a load change on a shared machine moves few of them, where it
+// would move a ratio of sums.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }

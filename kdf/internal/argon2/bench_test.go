@@ -2,6 +2,7 @@ package argon2
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,28 +11,46 @@ import (
 
 // benchAlternating runs the named variants of one derivation in turn
 // (rotating the order each iteration, so they see the same machine
-// noise) and reports each one's milliseconds and its ratio to the first.
+// noise) and reports each one's mean milliseconds and the median of its
+// per-iteration ratios to the first.
 func benchAlternating(b *testing.B, names []string, fns []func()) {
 	for _, f := range fns {
 		f() // warm up
 	}
 	total := make([]time.Duration, len(fns))
+	ratios := make([][]float64, len(fns))
 	i := 0
 	for b.Loop() {
+		took := make([]time.Duration, len(fns))
 		for k := range fns {
 			j := (k + i) % len(fns)
 			start := time.Now()
 			fns[j]()
-			total[j] += time.Since(start)
+			took[j] = time.Since(start)
+			total[j] += took[j]
+		}
+		for j := 1; j < len(fns); j++ {
+			ratios[j] = append(ratios[j], float64(took[j])/float64(took[0]))
 		}
 		i++
 	}
 	for j, name := range names {
 		b.ReportMetric(float64(total[j].Nanoseconds())/float64(i)/1e6, name+"-ms")
 		if j > 0 {
-			b.ReportMetric(float64(total[j])/float64(total[0]), name+"/"+names[0])
+			b.ReportMetric(median(ratios[j]), name+"/"+names[0])
 		}
 	}
+}
+
+// median of per-iteration ratios (runs made back to back), robust to load
+// changes on a shared machine.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 var benchSizes = []struct {
