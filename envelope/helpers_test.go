@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"testing"
 
+	"github.com/piivault/piivault/internal/fipstest"
 	"github.com/piivault/piivault/kdf"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -73,9 +74,7 @@ func (r *detReader) Read(p []byte) (int, error) {
 // run under GODEBUG=fips140=only; tests that need it skip there.
 func testTinkAEAD(t testing.TB) tink.AEAD {
 	t.Helper()
-	if fips140.Enforced() {
-		t.Skip("tink-go AES-GCM is not available under GODEBUG=fips140=only")
-	}
+	fipstest.Skip(t, fipstest.TinkAESGCM)
 	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
 	if err != nil {
 		t.Fatal(err)

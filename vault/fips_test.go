@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/piivault/piivault/internal/fipstest"
 	"github.com/piivault/piivault/kdf"
 )
 
@@ -46,9 +47,7 @@ func TestFIPSConfigEndToEnd(t *testing.T) {
 // TestFIPSConfigRefusesArgon2idAccounts: an account written with a
 // non-approved KDF is refused under the FIPS policy before deriving.
 func TestFIPSConfigRefusesArgon2idAccounts(t *testing.T) {
-	if fips140.Enabled() {
-		t.Skip("cannot enroll an Argon2id account in FIPS mode to test with")
-	}
+	fipstest.Skip(t, fipstest.Argon2id) // no Argon2id account can be enrolled to test with
 	ctx := context.Background()
 	argon, _ := newTestVault(t, argon2Policy(64))
 	account, _, err := argon.Enroll(ctx, "u", pw1)
