@@ -9,9 +9,12 @@
 // ([ParseBinary], specified in FORMAT.md). A [Policy] says which
 // parameters new accounts get, below which an account should be upgraded
 // ([Policy.NeedsUpgrade]), and above which parameters are refused before
-// any memory is taken ([Policy.Check]). A [Deriver] applies a Policy, a
-// memory budget shared by all concurrent derivations ([Limiter]), and an
-// optional pepper.
+// any memory is taken ([Policy.Check]), field by field and by total work
+// (a small multiple of New's, [Caps.MaxWorkMultiple]). A [Deriver] applies
+// a Policy, a memory budget shared by all concurrent derivations
+// ([Limiter]) of which one derivation may take only a share
+// ([Config.MaxDerivationMemory]), CPU slots bounding how many run at once
+// ([Config.MaxConcurrent]), and an optional pepper.
 //
 // # Errors
 //
@@ -19,9 +22,10 @@
 // [ErrParamsNotAllowed] and [ErrParamsTooCostly] for parameters;
 // [ErrPasswordRejected] (and the finer [ErrPasswordEmpty],
 // [ErrPasswordTooLong], [ErrPasswordNotUTF8]) for passwords;
-// [ErrSaltRejected]; [ErrOverBudget] for a derivation larger than the whole
-// memory budget; and context.Canceled or context.DeadlineExceeded, wrapped,
-// when the caller gave up while waiting for memory.
+// [ErrSaltRejected]; [ErrOverBudget] for a derivation larger than one
+// derivation's share of the memory budget; and context.Canceled or
+// context.DeadlineExceeded, wrapped, when the caller gave up while waiting
+// for memory or a CPU slot.
 //
 // # Security
 //
@@ -54,6 +58,9 @@
 // (prctl, mlockall, encrypted swap) if that matters to your threat model.
 //
 // Parameters read from storage are untrusted: [Policy.Check] refuses a
-// record asking for terabytes or billions of passes before any allocation,
-// and the memory budget bounds what concurrent logins can hold at once.
+// record asking for terabytes or billions of passes, or for more total
+// work than a few new logins, before any allocation; the memory budget
+// bounds what concurrent logins can hold at once, one login's share
+// bounds what a single stored record can hold, and the CPU slots bound
+// how many derivations (PBKDF2 included) compete for the cores.
 package kdf
