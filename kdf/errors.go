@@ -18,8 +18,9 @@ var (
 	// ErrPasswordRejected: the password is empty, too long, or not valid
 	// UTF-8. Wrapped by ErrPasswordEmpty and ErrPasswordTooLong.
 	ErrPasswordRejected = errors.New("kdf: password rejected")
-	// ErrOverBudget: a single derivation costs more memory than the whole
-	// budget of the Deriver, so it could never be admitted.
+	// ErrOverBudget: a single derivation costs more memory than one
+	// derivation may reserve (Config.MaxDerivationMemory, at most the
+	// whole budget), so it is refused at once instead of waiting.
 	ErrOverBudget = errors.New("kdf: derivation larger than memory budget")
 
 	// ErrPasswordEmpty: the password has no bytes. errors.Is(err,
