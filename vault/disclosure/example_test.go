@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+
 	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/disclosure"
 )
@@ -112,4 +114,28 @@ func ExamplePairwise_Subject() {
 	// bKFhVSHigy5RVAD1wxeeRjdmePmZ1qPpMKfjPnKPXmo
 	// XzLdkhmJgfu0wyaYm9ktiiQjBYi2TCUnl3kk1LTeFEM
 	// stable: true linkable: false
+}
+
+// A provider key for packages that must stay trustworthy after large
+// quantum computers: Ed25519 and ML-DSA-65 together (each half a
+// crypto.Signer, so either may live in an HSM). Partners pin the hybrid
+// key's fingerprint; a package verifies only if both signatures do.
+func ExampleNewHybridSigner() {
+	seed := bytes.Repeat([]byte{0x33}, 32) // random in production
+	var mlSeed [mldsa65.SeedSize]byte
+	copy(mlSeed[:], seed)
+	_, ml := mldsa65.NewKeyFromSeed(&mlSeed)
+	signer, err := disclosure.NewHybridSigner(ed25519.NewKeyFromSeed(seed), ml)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, _ := disclosure.New(disclosure.Config{Signer: signer})
+	pub := signer.Public().(*disclosure.HybridPublicKey)
+	pinned, _ := disclosure.PinProviderKey(pub, d.Fingerprint())
+	fmt.Println("public key bytes:", len(pub.Bytes()))
+	fmt.Println("algorithm:", pinned.Algorithm() == disclosure.SigEd25519MLDSA65)
+	// Output:
+	// public key bytes: 1984
+	// algorithm: true
 }
