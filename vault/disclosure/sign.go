@@ -19,18 +19,21 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 )
 
-// Signature algorithms of the identity provider's key (FORMAT.md, section 3).
+// Signature algorithms of the identity provider's key (FORMAT.md, section 1).
 const (
-	SigEd25519                uint16 = 0x0001 // Ed25519 (RFC 8032, pure): the default
-	SigECDSAP256SHA256        uint16 = 0x0002 // ECDSA P-256 with SHA-256 (FIPS 186-5), r||s, low s
-	SigEd25519MLDSA65         uint16 = 0x0003 // Ed25519 and ML-DSA-65 (FIPS 204), both must verify
-	ed25519SigSize                   = ed25519.SignatureSize
-	ecdsaSigSize                     = 64
-	hybridSigSize                    = ed25519.SignatureSize + mldsa65.SignatureSize
-	signatureDomain                  = "piivault/disclosure/v2/signature\x00"
-	partnerFingerprintDomain         = "piivault/disclosure/v2/partner-key\x00"
-	providerFingerprintDomain        = "piivault/disclosure/v2/provider-key\x00"
-	hybridPublicKeySize              = ed25519.PublicKeySize + mldsa65.PublicKeySize
+	SigEd25519         uint16 = 0x0001 // Ed25519 (RFC 8032, pure): the default
+	SigECDSAP256SHA256 uint16 = 0x0002 // ECDSA P-256 with SHA-256 (FIPS 186-5), r||s, low s
+	SigEd25519MLDSA65  uint16 = 0x0003 // Ed25519 and ML-DSA-65 (FIPS 204), both must verify
+)
+
+const (
+	ed25519SigSize            = ed25519.SignatureSize
+	ecdsaSigSize              = 64
+	hybridSigSize             = ed25519.SignatureSize + mldsa65.SignatureSize
+	hybridPublicKeySize       = ed25519.PublicKeySize + mldsa65.PublicKeySize
+	signatureDomain           = "piivault/disclosure/v2/signature\x00"
+	partnerFingerprintDomain  = "piivault/disclosure/v2/partner-key\x00"
+	providerFingerprintDomain = "piivault/disclosure/v2/provider-key\x00"
 )
 
 // sigSize returns the signature size of a supported algorithm, or 0.
