@@ -288,3 +288,58 @@ func TestResealProgressRisesToTotal(t *testing.T) {
 		t.Fatal("older keys dropped without an account store")
 	}
 }
+
+// staleWriterStore lets a handle opened before a rotation write a record
+// between ResealInStore's pass and its final check.
+type staleWriterStore struct {
+	*MemRecordStore
+	calls int
+	stale func()
+}
+
+func (s *staleWriterStore) Labels(ctx context.Context, userID string) ([]string, error) {
+	s.calls++
+	if s.calls == 2 {
+		s.stale()
+	}
+	return s.MemRecordStore.Labels(ctx, userID)
+}
+
+func TestResealKeepsOlderKeysWhileARecordStillNeedsThem(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newTestVault(t, testPolicy(t))
+	accounts := NewMemStore()
+	pk, _ := v.EnrollInStore(ctx, accounts, "u", pw1)
+	old, err := v.UnlockInStore(ctx, accounts, "u", pw1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := v.RecoverInStore(ctx, accounts, "u", pk, pw2); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := v.UnlockInStore(ctx, accounts, "u", pw2)
+	defer cur.Close()
+	rs := &staleWriterStore{MemRecordStore: NewMemRecordStore()}
+	rs.stale = func() {
+		sealed, _ := old.Seal("late", []byte("written by a stale handle"))
+		rs.PutRecord(ctx, "u", "late", sealed, 0)
+	}
+	st, err := v.ResealInStore(ctx, cur, rs, accounts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DroppedOlderKeys {
+		t.Fatal("older keys dropped while a record still needs one")
+	}
+	sealed, _, _ := rs.GetRecord(ctx, "u", "late")
+	again, _ := v.UnlockInStore(ctx, accounts, "u", pw2)
+	defer again.Close()
+	if got, err := again.Open("late", sealed); err != nil || string(got) != "written by a stale handle" {
+		t.Fatalf("record of the stale handle: %q, %v", got, err)
+	}
+	// A second run reseals it and then drops the older keys.
+	if st, err := v.ResealInStore(ctx, again, rs.MemRecordStore, accounts, nil); err != nil || !st.DroppedOlderKeys || st.Resealed != 1 {
+		t.Fatalf("second run: %+v, %v", st, err)
+	}
+}
