@@ -129,10 +129,14 @@ func NewRecordKey(key []byte, r io.Reader) (*RecordKey, error) {
 // sealing and opening records. Records it seals carry gen; Open refuses a
 // record of another generation with ErrGeneration before any cryptographic
 // work. Only a generation-0 key opens version-1 records. r supplies the
-// per-record nonces (crypto/rand when nil; under FIPS 140-3 mode the module
-// draws them and r is unused) and must be safe for concurrent use if Seal
-// is. key is not retained (only keys derived from it); clear your copy when
-// done.
+// per-record nonces and the per-stream salts (crypto/rand when nil; under
+// FIPS 140-3 mode the module draws the nonces). It must be a CSPRNG, safe
+// for concurrent use if Seal is: a repeated nonce or salt under one key
+// breaks confidentiality and authenticity. Nonces are drawn per record,
+// never buffered, so that a virtual machine restored twice from one
+// snapshot does not repeat them (Go's crypto/rand reseeds on such a fork
+// where the kernel's vDSO getrandom does). key is not retained (only keys
+// derived from it); clear your copy when done.
 func NewRecordKeyForGeneration(key []byte, gen uint32, r io.Reader) (*RecordKey, error) {
 	return newRecordKey(key, gen, r, fips140.Enabled())
 }
