@@ -44,3 +44,35 @@ func FuzzUnlockAccount(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnlockRotatedAccount is FuzzUnlockAccount for the version-3 golden
+// account (after a rotation): only its exact bytes unlock, and then both
+// of its records open, the older one through the older key it carries.
+func FuzzUnlockRotatedAccount(f *testing.F) {
+	ctx := context.Background()
+	prof := profiles(f)[0]
+	g, account, _ := readGoldenFile(f, goldenV3Path(prof))
+	v, _ := newTestVault(f, prof.weak)
+	f.Add(account)
+	f.Add(account[:len(account)-1])
+	f.Add(append(append([]byte(nil), account...), 0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		u, up, err := v.Unlock(ctx, g.UserID, data, []byte(g.Password))
+		if err != nil {
+			if u != nil || up != nil {
+				t.Fatal("failed Unlock returned a handle or a record")
+			}
+			return
+		}
+		defer u.Close()
+		if !bytes.Equal(data, account) {
+			t.Fatalf("a different account record (%x) unlocked", data)
+		}
+		for _, r := range g.Records {
+			sealed, _ := hex.DecodeString(r.Sealed)
+			if got, err := u.Open(r.Label, sealed); err != nil || string(got) != r.Plaintext {
+				t.Fatalf("record %s: %v", r.Label, err)
+			}
+		}
+	})
+}
