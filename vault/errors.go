@@ -55,7 +55,8 @@ var (
 	// Operations that issue a personal key return it WITH this error: the
 	// new key may be the only one that opens the account, so show it to
 	// the user (and keep accepting the old secret too) until a later read
-	// settles which record is stored.
+	// settles which record is stored (Vault.CheckPersonalKey on the account
+	// read back).
 	ErrOutcomeUnknown = errors.New("vault: store write outcome unknown")
 
 	// ErrCorrupt: the account record or a sealed record is structurally

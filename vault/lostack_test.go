@@ -75,6 +75,13 @@ func TestLostAcknowledgementNeverLosesAPersonalKey(t *testing.T) {
 					if m.afterWrite != pkOpens {
 						t.Fatalf("returned key opens the stored account: %v, write landed: %v", pkOpens, m.afterWrite)
 					}
+					// Once the store answers, the caller settles it.
+					if gerr == nil {
+						cerr := v.CheckPersonalKey(ctx, "u", stored, pk)
+						if (cerr == nil) != m.afterWrite || (cerr != nil && !errors.Is(cerr, ErrWrongSecret)) {
+							t.Fatalf("CheckPersonalKey: %v, write landed %v", cerr, m.afterWrite)
+						}
+					}
 				case m.afterWrite:
 					if err != nil || !pkOpens {
 						t.Fatalf("landed write: err %v, key opens %v", err, pkOpens)

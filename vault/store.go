@@ -360,3 +360,33 @@ var errNilStore = fmt.Errorf("%w: nil Store", ErrInvalidInput)
 func storeErr(err error) error {
 	return fmt.Errorf("vault: store: %w", err)
 }
+
+// CheckPersonalKey reports whether pk opens userID's account record (nil),
+// or not (an error wrapping ErrWrongSecret), without changing anything and
+// without a KDF run (a personal key costs one HKDF). It is how a caller
+// settles ErrOutcomeUnknown once the Store answers again: read the account
+// and check the new personal key; if it opens, the write landed and the
+// new key is the one to keep. It tests the key as Recover would, so it
+// gives a guesser nothing Recover does not.
+func (v *Vault) CheckPersonalKey(ctx context.Context, userID string, account []byte, pk PersonalKey) error {
+	if v.invalid() {
+		return errNilVault
+	}
+	if pk.IsZero() {
+		return fmt.Errorf("%w: zero personal key", ErrInvalidInput)
+	}
+	h, err := v.parseAccount(ctx, userID, account)
+	if err != nil {
+		return err
+	}
+	kb := pk.bytes()
+	defer clear(kb)
+	id, err := envelope.NewRecoveryIdentity(kb)
+	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	defer id.Destroy()
+	key, err := unwrap(ctx, h, userID, id)
+	clear(key)
+	return err
+}
