@@ -148,3 +148,54 @@ func ExampleVault_ChangePasswordInStore() {
 	// <nil>
 	// true
 }
+
+// Recovery rotates the account key: records sealed before keep opening
+// (and come back resealed for the caller to store), and the highest
+// generation seen detects an older account record put back.
+func ExampleVault_ResealInStore() {
+	ctx := context.Background()
+	v := exampleVault()
+	accounts, records := vault.NewMemStore(), vault.NewMemRecordStore()
+	pk, err := v.EnrollInStore(ctx, accounts, "user-0001", []byte("correct horse battery staple"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, err := v.UnlockInStore(ctx, accounts, "user-0001", []byte("correct horse battery staple"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	sealed, _ := u.Seal("ssn", []byte("900123456"))
+	records.PutRecord(ctx, "user-0001", "ssn", sealed, 0)
+	oldAccount, _, _ := accounts.Get(ctx, "user-0001")
+	u.Close()
+
+	// The password is lost: recover with the personal key. A new personal
+	// key replaces the old one, and the account key is rotated.
+	newPK, err := v.RecoverInStore(ctx, accounts, "user-0001", pk, []byte("a new pass phrase, long enough"))
+	if err != nil && !errors.Is(err, vault.ErrOutcomeUnknown) {
+		log.Fatal(err)
+	}
+	_ = newPK // show newPK.Reveal() to the user once
+	u, err = v.UnlockInStore(ctx, accounts, "user-0001", []byte("a new pass phrase, long enough"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer u.Close()
+	seen := u.Generation() // keep it outside the accounts table
+	fmt.Println("key generation", u.KeyGeneration(), "account generation", seen)
+
+	// Move the records to the new key (resumable), then drop the old key.
+	st, err := v.ResealInStore(ctx, u, records, accounts, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("resealed", st.Resealed, "older keys dropped", st.DroppedOlderKeys)
+
+	// Someone puts the old account record back: refused.
+	_, _, err = v.UnlockWithOptions(ctx, "user-0001", oldAccount, []byte("correct horse battery staple"), vault.UnlockOptions{MinGeneration: seen})
+	fmt.Println(errors.Is(err, vault.ErrRolledBack))
+	// Output:
+	// key generation 1 account generation 2
+	// resealed 1 older keys dropped true
+	// true
+}
