@@ -291,3 +291,31 @@ func TestVersion1HeaderOverItsLimitIsTooLarge(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestCheckOrderIsTheSpecs pins the order FORMAT.md settles: a 6-byte
+// header is malformed; the single-shot Open checks the total size, then
+// the binding, then the header, then the record's framing, then unwraps.
+func TestCheckOrderIsTheSpecs(t *testing.T) {
+	for _, v := range []byte{Version1, Version3} {
+		if _, err := ParseHeader([]byte{'P', 'V', 'E', 'H', v, SuiteAES256GCM}); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("6-byte header, version %d: %v", v, err)
+		}
+	}
+	ctx := context.Background()
+	r, id := newRecovery(t, "order")
+	env, err := Seal(ctx, bindJane, []byte("x"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := Binding{UserID: "", Label: "x"}
+	huge := make([]byte, MaxHeaderSize+MaxRecordSize+RecordOverheadV1+1)
+	if _, err := Open(ctx, bad, huge, id); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized input with a bad binding: %v (size comes first)", err)
+	}
+	if _, err := Open(ctx, bad, env[:len(env)-1], id); !errors.Is(err, ErrInvalidBinding) {
+		t.Fatalf("bad binding and a truncated record: %v (binding before the record)", err)
+	}
+	if _, err := Open(ctx, bindJane, env[:len(env)-RecordOverhead], id); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("header without a record: %v", err)
+	}
+}
