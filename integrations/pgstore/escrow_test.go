@@ -149,17 +149,19 @@ func TestRotateAllOnPostgresCrashMidwayLeavesEveryAccountRecoverableAndResumes(t
 	cs := &crashStore{Store: s, okPuts: 13}
 	st, err := escrow.RotateAll(ctx, cs, ids, oldID, newR, (&auditLog{}).audit(), 4, nil)
 	require.ErrorIs(t, err, errCrash)
-	// The first failure cancels the run: a write in flight then may be
-	// cancelled too (counted as not done, though it may have landed).
+	// The first failure cancels the run: a write in flight then is
+	// reported as failed, yet may land (now or a moment later: the server
+	// may commit after the client gave up). Either way the account is whole.
 	require.LessOrEqual(t, st.Changed, 13)
 	onOld, onNew := escrowKeys(t, s, ids, oldID, newID)
 	require.GreaterOrEqual(t, onNew, st.Changed)
-	require.LessOrEqual(t, onNew, 13)
 	require.Equal(t, 40, onOld+onNew)
 
 	st, err = escrow.RotateAll(ctx, s, ids, oldID, newR, (&auditLog{}).audit(), 4, nil)
 	require.NoError(t, err)
-	require.Equal(t, escrow.Stats{Changed: 40 - onNew, Skipped: onNew}, st, "the second run does what the first did not, and only that")
+	require.Equal(t, 40, st.Changed+st.Skipped)
+	require.GreaterOrEqual(t, st.Skipped, onNew, "the second run skips what the first did")
+	require.LessOrEqual(t, st.Skipped, 13+4, "at most the 13 writes allowed and the ones in flight landed")
 	onOld, onNew = escrowKeys(t, s, ids, oldID, newID)
 	require.Equal(t, 40, onNew)
 	require.Zero(t, onOld)
@@ -191,7 +193,7 @@ func TestShardHashInSQLMatchesGo(t *testing.T) {
 				}
 			}
 			require.ElementsMatch(t, want, got, "shard %v", sh)
-			cnt, err := s.Count(t.Context(), sh)
+			cnt, err := s.Count(t.Context(), sh, "")
 			require.NoError(t, err)
 			require.Equal(t, len(want), cnt)
 			for _, uid := range got {

@@ -206,16 +206,17 @@ func (s *Store) UserIDs(ctx context.Context, shard Shard, after string, limit in
 	return ids, nil
 }
 
-// Count returns the number of accounts in shard (the zero Shard: all).
-func (s *Store) Count(ctx context.Context, shard Shard) (int, error) {
+// Count returns the number of accounts of shard (the zero Shard: all)
+// whose user id sorts after after ("": all).
+func (s *Store) Count(ctx context.Context, shard Shard, after string) (int, error) {
 	if err := shard.check(); err != nil {
 		return 0, err
 	}
-	q := `SELECT count(*) FROM piivault_accounts`
-	var args []any
+	q := `SELECT count(*) FROM piivault_accounts WHERE user_id > $1`
+	args := []any{after}
 	if shard.Count > 1 {
-		q += ` WHERE ` + shardSQL(1, 2)
-		args = []any{int64(shard.Count), int64(shard.Index)}
+		q += ` AND ` + shardSQL(2, 3)
+		args = append(args, int64(shard.Count), int64(shard.Index))
 	}
 	var n int64
 	if err := s.pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
