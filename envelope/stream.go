@@ -392,7 +392,7 @@ func parseStreamHeader(hdr []byte) (gen uint32, chunk int, err error) {
 // next reads, verifies and decrypts the next chunk into sr.pt.
 func (sr *StreamReader) next() error {
 	full := StreamChunkOverhead + sr.chunk
-	for sr.have < full+1 {
+	for empty := 0; sr.have < full+1; {
 		m, err := sr.r.Read(sr.buf[sr.have : full+1])
 		sr.have += m
 		if err == io.EOF {
@@ -400,6 +400,13 @@ func (sr *StreamReader) next() error {
 		}
 		if err != nil {
 			return fmt.Errorf("envelope: reading stream: %w", err)
+		}
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty >= 100 {
+			// As bufio: a reader that keeps returning nothing and no
+			// error would make us spin.
+			return fmt.Errorf("envelope: reading stream: %w", io.ErrNoProgress)
 		}
 	}
 	// A full chunk followed by at least one more byte is not the last;

@@ -475,3 +475,32 @@ func TestStreamRefusesAnEmptyLastChunkAfterData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+type stallingReader struct{ r io.Reader }
+
+func (s *stallingReader) Read(p []byte) (int, error) {
+	if s.r != nil {
+		n, err := s.r.Read(p)
+		if err == io.EOF {
+			s.r = nil
+			err = nil
+		}
+		return n, err
+	}
+	return 0, nil
+}
+
+// TestStreamReaderStopsOnAReaderThatMakesNoProgress: a source that keeps
+// returning (0, nil) gets io.ErrNoProgress instead of a spinning reader.
+func TestStreamReaderStopsOnAReaderThatMakesNoProgress(t *testing.T) {
+	k := testStreamKey(t, 0, "stall")
+	s := sealStream(t, k, bindPII, 16, streamPlaintext(40), nil)
+	r, err := k.NewStreamReader(&stallingReader{r: bytes.NewReader(s[:len(s)-5])}, bindPII)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if !errors.Is(err, io.ErrNoProgress) || len(got) != 32 {
+		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+}
