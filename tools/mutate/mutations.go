@@ -96,6 +96,12 @@ var mutations = []Mutation{
 		File: "vault/account.go", From: "if v.escrow != nil && keepEscrow == nil {\n\t\trecipients = append(recipients, v.escrow)\n\t}",
 		To:       "if v.escrow != nil && keepEscrow == nil {\n\t\trecipients = append(recipients, v.escrow)\n\t} else if v.escrow == nil && sp.password != nil && !enrolling {\n\t\tif bd, err := envelope.NewRecoveryRecipient(make([]byte, envelope.RecoveryKeySize), v.rand); err == nil {\n\t\t\trecipients = append(recipients, bd)\n\t\t}\n\t}",
 		Packages: []string{"./vault/"}, Fast: true},
+	{ID: "rotation-keeps-the-old-key", Property: "a rotation really changes the account key (old row + old secret open nothing sealed after)",
+		File: "vault/account.go", From: "newKey, err = envelope.NewKey(v.rand)", To: "newKey, err = append([]byte(nil), key...), error(nil)",
+		Packages: []string{"./vault/"}},
+	{ID: "lost-ack-counted-as-failure", Property: "a write whose acknowledgement is lost never destroys the new personal key",
+		File: "vault/store.go", From: "case gerr == nil && bytes.Equal(cur, account):\n\t\treturn nil", To: "case gerr == nil && bytes.Equal(cur, account):\n\t\treturn storeErr(err)",
+		Packages: []string{"./vault/"}},
 	{ID: "rollback-unchecked", Property: "an account older than the generation the caller has seen is refused (ErrRolledBack)",
 		File: "vault/account.go", From: "if h.Generation() < opts.MinGeneration {", To: "if false && h.Generation() < opts.MinGeneration {",
 		Packages: []string{"./vault/"}},
@@ -103,7 +109,7 @@ var mutations = []Mutation{
 		File: "vault/account.go", From: "return !v.keepKeyOnRecover && len(h.OlderKeyGenerations()) < envelope.MaxOlderKeys", To: "return false",
 		Packages: []string{"./vault/"}, Fast: true},
 	{ID: "unknown-user-answers-fast", Property: "an unknown user costs one derivation, like a wrong password (no enumeration)",
-		File: "vault/enumeration.go", From: "sec, err := v.deriver.Derive(ctx, password, sum[:kdf.SaltSize], v.policy.New)", To: "sec, err := (*kdf.Secret)(nil), error(nil)\n\t_ = sum",
+		File: "vault/enumeration.go", From: "_, key, _, err := v.openWithPassword(ctx, userID, account, password)", To: "var key []byte\n\terr = fmt.Errorf(\"%w\", ErrWrongSecret)\n\t_ = account",
 		Packages: []string{"./vault/"}},
 
 	// --- escrow --------------------------------------------------------------
