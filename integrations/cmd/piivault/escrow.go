@@ -13,6 +13,7 @@ import (
 	"github.com/piivault/piivault/envelope"
 	"github.com/piivault/piivault/escrow"
 	"github.com/piivault/piivault/integrations/pgstore"
+	"github.com/piivault/piivault/integrations/pkcs11hsm"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -83,6 +84,37 @@ func loadIdentity(path, purpose string) (*escrow.Identity, error) {
 	return escrow.NewIdentity(priv, purpose)
 }
 
+// hsmIdentity opens the escrow key labelled label in a PKCS#11 token: the
+// ECDH runs in the token, the private key never leaves it. The PIN comes
+// from the environment only (a flag would show in the process list).
+func hsmIdentity(e *env, module, token, label, purpose string) (*pkcs11hsm.Token, *escrow.Identity, error) {
+	if module == "" {
+		module = e.getenv("PIIVAULT_PKCS11_MODULE")
+	}
+	if token == "" {
+		token = e.getenv("PIIVAULT_PKCS11_TOKEN")
+	}
+	pin := e.getenv("PIIVAULT_PKCS11_PIN")
+	if module == "" || token == "" || pin == "" {
+		return nil, nil, usagef("a PKCS#11 key needs -pkcs11-module (or $PIIVAULT_PKCS11_MODULE), -pkcs11-token (or $PIIVAULT_PKCS11_TOKEN) and $PIIVAULT_PKCS11_PIN")
+	}
+	tok, err := pkcs11hsm.Open(module, token, pin)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := tok.ECKey(label)
+	if err != nil {
+		tok.Close()
+		return nil, nil, err
+	}
+	id, err := escrow.NewKeyExchangerIdentity(k, purpose)
+	if err != nil {
+		tok.Close()
+		return nil, nil, err
+	}
+	return tok, id, nil
+}
+
 func loadRecipient(path, fingerprint, purpose string) (*escrow.Recipient, error) {
 	fp, err := escrow.ParseFingerprint(fingerprint)
 	if err != nil {
@@ -104,15 +136,16 @@ const resultWouldChange = "would_change"
 
 func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error {
 	about := "Rotate rewraps each account's escrow stanzas from the old escrow key (-old-key,\n" +
-		"a private key file) to the new one (-new-key, a public key file, pinned by\n" +
-		"-new-fingerprint). Accounts already rotated are skipped; accounts without\n" +
-		"escrow are left alone. No password is needed."
-	argsText := "-old-key FILE -new-key FILE -new-fingerprint HEX -actor WHO -reason WHY [flags]"
+		"a private key file, or -old-key-pkcs11, a key held in an HSM) to the new one\n" +
+		"(-new-key, a public key file, pinned by -new-fingerprint). Accounts already\n" +
+		"rotated are skipped; accounts without escrow are left alone. No password is needed."
+	argsText := "-old-key FILE|-old-key-pkcs11 LABEL -new-key FILE -new-fingerprint HEX -actor WHO -reason WHY [flags]"
 	if op == "purge" {
 		about = "Purge removes every escrow stanza of each account, opening it with the escrow\n" +
-			"key (-key, a private key file). A purge is final only once each account key is\n" +
-			"rotated: older copies of the records (backups) still hold an escrow stanza."
-		argsText = "-key FILE -actor WHO -reason WHY [flags]"
+			"key (-key, a private key file, or -key-pkcs11, a key held in an HSM). A purge is\n" +
+			"final only once each account key is rotated: older copies of the records\n" +
+			"(backups) still hold an escrow stanza."
+		argsText = "-key FILE|-key-pkcs11 LABEL -actor WHO -reason WHY [flags]"
 	}
 	fs := newFlags(e, "escrow "+op, argsText, about+"\n\n"+
 		"Over PostgreSQL (-dsn or PIIVAULT_DSN). stdout: one JSON audit record per account,\n"+
@@ -127,13 +160,19 @@ func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error 
 	reason := fs.String("reason", "", "why: ticket, legal basis (audit; required)")
 	purpose := fs.String("purpose", "account-recovery", "the escrow purpose the keys were made for")
 	var oldKey, newKey, newFP, key *string
+	keyHSM := new(string)
 	if op == "rotate" {
 		oldKey = fs.String("old-key", "", "old escrow private key file (PEM)")
+		fs.StringVar(keyHSM, "old-key-pkcs11", "", "or: label of the old escrow key (EC P-256) in a PKCS#11 token")
 		newKey = fs.String("new-key", "", "new escrow public key file (PEM)")
 		newFP = fs.String("new-fingerprint", "", "the new key's fingerprint (hex), as pinned in the deployment")
 	} else {
 		key = fs.String("key", "", "escrow private key file (PEM)")
+		fs.StringVar(keyHSM, "key-pkcs11", "", "or: label of the escrow key (EC P-256) in a PKCS#11 token")
+		oldKey = key
 	}
+	p11Module := fs.String("pkcs11-module", "", "PKCS#11 module path (default: $PIIVAULT_PKCS11_MODULE); the PIN is read from $PIIVAULT_PKCS11_PIN only")
+	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label (default: $PIIVAULT_PKCS11_TOKEN)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -154,10 +193,12 @@ func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error 
 		return usagef("-batch %d: want 1..%d", *batch, pgstore.MaxPage)
 	case op == "rotate" && (*newKey == "" || *newFP == ""):
 		return usagef("-new-key and -new-fingerprint are required")
-	case op == "rotate" && *oldKey == "" && !*dryRun:
-		return usagef("-old-key is required")
-	case op == "purge" && *key == "" && !*dryRun:
-		return usagef("-key is required")
+	case *oldKey != "" && *keyHSM != "":
+		return usagef("give the escrow key as a file or as a PKCS#11 label, not both")
+	case op == "rotate" && *oldKey == "" && *keyHSM == "" && !*dryRun:
+		return usagef("-old-key or -old-key-pkcs11 is required")
+	case op == "purge" && *key == "" && *keyHSM == "" && !*dryRun:
+		return usagef("-key or -key-pkcs11 is required")
 	}
 	shard, err := pgstore.ParseShard(*shardFlag)
 	if err != nil {
@@ -193,15 +234,19 @@ func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error 
 			}
 			return has && !other
 		}
-		if *oldKey != "" {
-			if id, err = loadIdentity(*oldKey, *purpose); err != nil {
-				return err
-			}
-		}
-	} else if *key != "" {
-		if id, err = loadIdentity(*key, *purpose); err != nil {
+	}
+	switch {
+	case *oldKey != "":
+		if id, err = loadIdentity(*oldKey, *purpose); err != nil {
 			return err
 		}
+	case *keyHSM != "":
+		tok, hid, err := hsmIdentity(e, *p11Module, *p11Token, *keyHSM, *purpose)
+		if err != nil {
+			return err
+		}
+		defer tok.Close()
+		id = hid
 	}
 
 	store, err := pgstore.Open(ctx, *dsn)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/hpke"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/piivault/piivault/integrations/internal/itest"
 	"github.com/piivault/piivault/integrations/pgstore"
 	"github.com/piivault/piivault/integrations/pgstore/pgtest"
+	"github.com/piivault/piivault/integrations/pkcs11hsm"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -356,4 +358,47 @@ func TestProgressBarOnATerminalPlainLinesOtherwise(t *testing.T) {
 	require.Contains(t, out, "30 changed")
 	_, sum := records(t, so.String())
 	require.Equal(t, float64(30), sum["changed"], "stdout stays JSON: the bar goes to the terminal only")
+}
+
+func TestEscrowRotateFromAKeyInAnHSM(t *testing.T) {
+	module := itest.Env(t, "PIIVAULT_PKCS11_MODULE")
+	itest.Env(t, "SOFTHSM2_CONF")
+	tokLabel, pin := itest.Env(t, "PIIVAULT_PKCS11_TOKEN"), itest.Env(t, "PIIVAULT_PKCS11_PIN")
+	label := itest.Env(t, "PIIVAULT_PKCS11_EC_LABEL")
+	tok, err := pkcs11hsm.Open(module, tokLabel, pin)
+	require.NoError(t, err)
+	k, err := tok.ECKey(label)
+	require.NoError(t, err)
+	pub, err := hpke.NewDHKEMPublicKey(k.PublicKey())
+	require.NoError(t, err)
+	require.NoError(t, tok.Close()) // the CLI opens its own session
+	fp, err := escrow.FingerprintOf(pub)
+	require.NoError(t, err)
+	hsmR, err := escrow.NewRecipient(pub, fp, testPurpose)
+	require.NoError(t, err)
+
+	dsn := pgtest.DSN(t)
+	s, err := pgstore.Open(t.Context(), dsn)
+	require.NoError(t, err)
+	defer s.Close()
+	v, err := vault.New(vault.Config{Policy: itest.Policy(), Escrow: hsmR})
+	require.NoError(t, err)
+	ids := []string{"user-a", "user-b", "user-c"}
+	for _, uid := range ids {
+		_, err := v.EnrollInStore(t.Context(), s, uid, []byte("pw"))
+		require.NoError(t, err)
+	}
+	newK := newKeyFiles(t, "new")
+	r := runBin(t, nil, nil, "escrow", "rotate", "-dsn", dsn, "-old-key-pkcs11", label,
+		"-new-key", newK.pub, "-new-fingerprint", newK.fp, "-actor", "agent-7", "-reason", "ticket-1234")
+	require.Equal(t, 0, r.code, r.stderr)
+	_, sum := records(t, r.stdout)
+	require.Equal(t, float64(3), sum["changed"])
+	f := &fixture{store: s, new: newK}
+	require.Equal(t, 3, f.onNewKey(t, ids))
+
+	// Without the PIN in the environment: a usage error, nothing read.
+	r = runBin(t, nil, []string{"PIIVAULT_PKCS11_PIN="}, "escrow", "purge", "-dsn", dsn, "-key-pkcs11", label, "-actor", "a", "-reason", "r")
+	require.Equal(t, 2, r.code, r.stderr)
+	require.Contains(t, r.stderr, "PIIVAULT_PKCS11_PIN")
 }
