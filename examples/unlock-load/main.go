@@ -12,13 +12,20 @@
 // collected for the next derivation to get memory. -memlimit sets one
 // anyway, to compare.
 //
+// The Deriver also bounds concurrent derivations by CPU slots (one per
+// lane, GOMAXPROCS of them), so on a small machine fewer derivations run
+// at once than the budget admits, and peak memory stays well under it.
+// -procs raises GOMAXPROCS to show a large server, where the budget is
+// what binds: with -procs 64 and p=4, 16 derivations could run by CPU
+// and 8 by memory.
+//
 // With -check the program exits with status 1 when the peak resident
 // memory exceeds the budget plus -overhead MiB (the Go runtime, the
 // binary, the goroutines and per-unlock buffers), or when an unlock
 // fails. CI runs a smaller form with the same ratio of users to budget:
 //
-//	go run ./examples/unlock-load -n 100 -budget 512          # the full load
-//	go run ./examples/unlock-load -n 100 -m 8 -budget 64 -check
+//	go run ./examples/unlock-load -n 100 -budget 512 -procs 64          # the full load
+//	go run ./examples/unlock-load -n 100 -m 8 -budget 64 -procs 64 -check
 package main
 
 import (
@@ -47,7 +54,11 @@ func main() {
 	limitMiB := flag.Int64("memlimit", 0, "soft memory limit in MiB (as GOMEMLIMIT); 0: none (the environment's GOMEMLIMIT, if any, still applies)")
 	check := flag.Bool("check", false, "exit 1 if peak RSS exceeds the budget plus -overhead")
 	overheadMiB := flag.Int64("overhead", 40, "fixed overhead in MiB allowed above the budget by -check")
+	procs := flag.Int("procs", 0, "GOMAXPROCS (0: unchanged); the vault's CPU slots follow it")
 	flag.Parse()
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	if *limitMiB > 0 {
 		debug.SetMemoryLimit(*limitMiB << 20)
 	}
