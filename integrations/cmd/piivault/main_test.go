@@ -289,3 +289,28 @@ func TestParseMemory(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestInspectStreamAndShredLayeredInputs(t *testing.T) {
+	var f struct {
+		Vectors []struct {
+			Name, Stream string
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(repoTestdata, "envelope", "stream_success.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &f))
+	v := f.Vectors[len(f.Vectors)-1] // default-chunk-size
+	r := runBin(t, []byte(v.Stream), nil, "inspect", "-json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var ins Inspection
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ins))
+	require.Equal(t, "stream", ins.Kind)
+	require.Equal(t, 1<<16, ins.ChunkSize)
+
+	// A shred-layered account: the magic, a version byte, an opaque record.
+	layered := append([]byte("PVSH\x03"), bytes.Repeat([]byte{0xa5}, 120)...)
+	r = runBin(t, layered, nil, "inspect")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "kind:                  shred-layered")
+	require.Contains(t, r.stdout, "needs the shred layer")
+}

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/piivault/piivault/envelope"
 	"github.com/piivault/piivault/kdf"
@@ -39,8 +42,32 @@ type envVector struct {
 	Record       string   `json:"record"`
 	FileKey      string   `json:"file_key"`
 	Key          string   `json:"key"`
-	Generation   uint32   `json:"generation"`
+	Generation   flexUint `json:"generation"`
 	Plaintext    string   `json:"plaintext"`
+	// Streams.
+	Stream    string   `json:"stream"`
+	ChunkSize flexUint `json:"chunk_size"`
+	// Version-3 headers.
+	RecoveryKey   string   `json:"recovery_key"`
+	KeyGeneration flexUint `json:"key_generation"`
+	OlderKeys     []struct {
+		Generation flexUint `json:"generation"`
+		Key        string   `json:"key"`
+	} `json:"older_keys"`
+}
+
+// flexUint reads a JSON number or a string of digits (the vector files
+// use both).
+type flexUint uint64
+
+func (f *flexUint) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an unsigned number: %s", b)
+	}
+	*f = flexUint(n)
+	return nil
 }
 
 type vectorFile struct {
@@ -80,11 +107,12 @@ func (r *vectorsRun) result(file, name string, err error) {
 
 func runVectors(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "vectors", "[-dir testdata]",
-		"Vectors checks that the known-answer files of a piivault source tree still\n"+
-			"give their answers with this build: envelope headers and records (version 1),\n"+
-			"version-3 records, each opening to its plaintext (and failure vectors failing),\n"+
-			"and the vault's golden accounts opening with their password and personal key\n"+
-			"and their records opening. One line per vector on stdout; exit 1 if any fails.")
+		"Vectors checks that the known-answer files of a piivault source tree still give\n"+
+			"their answers with this build: envelope headers and records of version 1,\n"+
+			"version-3 headers and records, and streams, each opening to its plaintext (and\n"+
+			"each failure vector failing); the vault's golden accounts opening with their\n"+
+			"password and personal key, and their records opening. One line per vector on\n"+
+			"stdout; exit 1 if any fails.")
 	dir := fs.String("dir", "testdata", "the testdata directory of a piivault source tree")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -115,6 +143,26 @@ func runVectors(ctx context.Context, e *env, args []string) error {
 		}
 		for _, v := range f.Vectors {
 			r.result(file, v.Name, checkRecordV3Vector(outcome, v))
+		}
+	}
+	for _, outcome := range []string{"success", "header_failure", "payload_failure", "commitment_failure"} {
+		file := filepath.Join("envelope", "stream_"+outcome+".json")
+		var f vectorFile
+		if err := readJSON(*dir, file, &f); err != nil {
+			return err
+		}
+		for _, v := range f.Vectors {
+			r.result(file, v.Name, checkStreamVector(outcome, v))
+		}
+	}
+	{
+		file := filepath.Join("envelope", "header_v3.json")
+		var f vectorFile
+		if err := readJSON(*dir, file, &f); err != nil {
+			return err
+		}
+		for _, v := range f.Vectors {
+			r.result(file, v.Name, checkHeaderV3Vector(ctx, v))
 		}
 	}
 	goldens, _ := filepath.Glob(filepath.Join(*dir, "vault", "golden-*.json"))
@@ -197,7 +245,7 @@ func checkRecordV3Vector(outcome string, v envVector) error {
 	if err1 != nil || err2 != nil {
 		return errors.New("bad hex in the vector file")
 	}
-	rk, err := envelope.NewRecordKeyForGeneration(key, v.Generation, nil)
+	rk, err := envelope.NewRecordKeyForGeneration(key, uint32(v.Generation), nil)
 	if err != nil {
 		return err
 	}
@@ -214,6 +262,99 @@ func checkRecordV3Vector(outcome string, v envVector) error {
 	}
 	if want, _ := hex.DecodeString(v.Plaintext); !bytes.Equal(pt, want) {
 		return errors.New("wrong plaintext")
+	}
+	return nil
+}
+
+func checkStreamVector(outcome string, v envVector) error {
+	key, err1 := hex.DecodeString(v.Key)
+	stream, err2 := hex.DecodeString(v.Stream)
+	if err1 != nil || err2 != nil {
+		return errors.New("bad hex in the vector file")
+	}
+	rk, err := envelope.NewRecordKeyForGeneration(key, uint32(v.Generation), nil)
+	if err != nil {
+		return err
+	}
+	defer rk.Destroy()
+	pt, err := func() ([]byte, error) {
+		sr, err := rk.NewStreamReader(bytes.NewReader(stream), envelope.Binding{UserID: v.UserID, Label: v.Label})
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(sr)
+	}()
+	if outcome != "success" {
+		if err == nil {
+			return errors.New("a failure vector read to the end")
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if want, _ := hex.DecodeString(v.Plaintext); !bytes.Equal(pt, want) {
+		return errors.New("wrong plaintext")
+	}
+	return nil
+}
+
+// checkHeaderV3Vector parses a version-3 header and unwraps it with its
+// recovery key: success vectors give file_key, their generations and
+// older keys; the others fail (their name says how).
+func checkHeaderV3Vector(ctx context.Context, v envVector) error {
+	header, err1 := hex.DecodeString(v.Header)
+	rkey, err2 := hex.DecodeString(v.RecoveryKey)
+	if err1 != nil || err2 != nil {
+		return errors.New("bad hex in the vector file")
+	}
+	b := envelope.Binding{UserID: v.UserID, Label: v.Label}
+	check := func() error {
+		h, err := envelope.ParseHeader(header)
+		if err != nil {
+			return err
+		}
+		id, err := envelope.NewRecoveryIdentity(rkey)
+		if err != nil {
+			return err
+		}
+		defer id.Destroy()
+		key, err := envelope.UnwrapKey(ctx, h, b, id)
+		if err != nil {
+			return err
+		}
+		defer clear(key)
+		if hex.EncodeToString(key) != v.FileKey {
+			return errors.New("wrong file key")
+		}
+		if h.Generation() != uint64(v.Generation) || h.KeyGeneration() != uint32(v.KeyGeneration) {
+			return fmt.Errorf("generation %d/%d, want %d/%d", h.Generation(), h.KeyGeneration(), v.Generation, v.KeyGeneration)
+		}
+		older, err := h.OlderKeys(key, b)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, o := range older {
+				clear(o.Key)
+			}
+		}()
+		if len(older) != len(v.OlderKeys) {
+			return fmt.Errorf("%d older keys, want %d", len(older), len(v.OlderKeys))
+		}
+		for i, o := range older {
+			if o.Generation != uint32(v.OlderKeys[i].Generation) || hex.EncodeToString(o.Key) != v.OlderKeys[i].Key {
+				return fmt.Errorf("older key %d differs", i)
+			}
+		}
+		return nil
+	}
+	err := check()
+	if strings.HasPrefix(v.Name, "success/") {
+		return err
+	}
+	if err == nil {
+		return errors.New("a failure vector opened")
 	}
 	return nil
 }
