@@ -2,7 +2,9 @@
 // pgx's connection pool.
 //
 // Each account is one row of the table piivault_accounts (user_id, account,
-// version, updated_at). Compare-and-swap is one statement per write: an
+// version, updated_at); Store is also a vault.RecordStore, each sealed
+// record one row of piivault_records (user_id, label, sealed, version,
+// updated_at), so that vault.ResealInStore runs on the same database. Compare-and-swap is one statement per write: an
 // INSERT ... ON CONFLICT DO NOTHING for a new account (expectVersion 0) and
 // an UPDATE ... WHERE version = expectVersion otherwise, each drawing the
 // new version from a sequence, so that a version is never 0 and never
