@@ -117,8 +117,16 @@ type Config struct {
 //
 // After each derivation the blocks it used are zeroed: leftover
 // memory-hard state would let someone who can read the process's memory
-// test password guesses cheaply. Idle arenas stay mapped (RetainedMemory)
-// until ArenaIdleTimeout passes without use, or ReleaseMemory.
+// test password guesses cheaply (the wipe costs about 8% of a warm
+// derivation; see BENCHMARKS.md).
+//
+// Idle arenas stay mapped for reuse (RetainedMemory): after a burst, one
+// per derivation that ran at once, so at most the budget, and with the
+// default CPU slots about GOMAXPROCS/p of them. The most recently used is
+// reused first, so under lighter traffic the others age out: each is
+// unmapped once it has gone ArenaIdleTimeout without use, and all of them
+// by ReleaseMemory. A Deriver that becomes unreachable unmaps its arenas
+// when the garbage collector finds it.
 type Deriver struct {
 	policy Policy
 	pepper []byte

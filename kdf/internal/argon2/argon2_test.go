@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	xargon2 "golang.org/x/crypto/argon2"
 )
@@ -208,5 +210,35 @@ func TestPoolTrimsIdleToBudget(t *testing.T) {
 	}
 	if p := pool.Peak(); p > 512<<10 {
 		t.Fatalf("peak %d > budget", p)
+	}
+}
+
+// TestPoolUnmapsWhenCollected: a Pool dropped with idle arenas and no
+// idle timeout (a Deriver that went out of scope) unmaps them once the
+// garbage collector finds it unreachable: no leak outside the Go heap.
+func TestPoolUnmapsWhenCollected(t *testing.T) {
+	var s *poolState // the pool's state outlives the handle; the handle is what gets collected
+	func() {
+		p := NewPool(1<<20, 0, nil)
+		if err := p.Key(make([]byte, 32), nil, make([]byte, 16), nil, nil, 1, 512, 1); err != nil {
+			t.Fatal(err)
+		}
+		s = p.s
+	}()
+	idle := func() int64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.idleBytes
+	}
+	if got := idle(); got != 512<<10 {
+		t.Fatalf("%d idle bytes, want %d", got, 512<<10)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for idle() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still mapped after the pool became unreachable", idle())
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
 	}
 }
