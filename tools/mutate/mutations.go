@@ -166,4 +166,15 @@ var mutations = []Mutation{
 	{ID: "shred-keeps-key", Property: "Shred deletes the user's outer key (backups stop opening)",
 		File: "shred/shred.go", From: "if err := l.keys.Delete(ctx, userID); err != nil {", To: "if err := error(nil); err != nil {",
 		Packages: []string{"./shred/"}, Fast: true},
+
+	// --- review: the default random source and the FIPS nonce limit ------------
+	{ID: "record-nonce-constant-crypto-rand", Property: "record nonces drawn from crypto/rand (the default reader) never repeat under one record key",
+		File: "envelope/record.go", From: "rand.Read(nonce) // never fails (crypto/rand)", To: "rand.Read(nonce[:0])",
+		Packages: []string{"./envelope/"}},
+	{ID: "stream-salt-constant", Property: "every stream gets a fresh random salt, hence its own key (chunk nonces are indices)",
+		File: "envelope/stream.go", From: "if _, err := io.ReadFull(r, hdr[11:streamInfoSize]); err != nil {", To: "if _, err := io.ReadFull(r, hdr[11:11]); err != nil {",
+		Packages: []string{"./envelope/"}},
+	{ID: "stream-fips-chunk-limit-unchecked", Property: "a FIPS-mode stream (module-drawn random nonces) stops at 2^32 chunks",
+		File: "envelope/stream.go", From: "if sw.module && sw.index >= maxModuleNonceChunks || sw.index == 1<<64-1 {", To: "if sw.index == 1<<64-1 {",
+		Packages: []string{"./envelope/"}},
 }
