@@ -62,8 +62,17 @@ func Blocks(memoryKiB uint32, threads uint8) int {
 // Key panics if t or threads is 0, or mem is too small (programming
 // errors: the kdf package checks parameters first).
 func Key(mem []Block, out, password, salt, secret, ad []byte, t, memoryKiB uint32, threads uint8) {
+	key(mem, out, password, salt, secret, ad, t, memoryKiB, threads, nil)
+}
+
+// key is Key; afterPass, if not nil, sees the matrix after each pass (the
+// reference implementation's known-answer file prints it; tests compare).
+func key(mem []Block, out, password, salt, secret, ad []byte, t, memoryKiB uint32, threads uint8, afterPass func(n uint32, B []Block)) {
 	if t < 1 || threads < 1 {
 		panic("argon2: t and threads must be positive")
+	}
+	if len(out) == 0 {
+		panic("argon2: empty output")
 	}
 	nb := Blocks(memoryKiB, threads)
 	if len(mem) < nb {
@@ -73,7 +82,7 @@ func Key(mem []Block, out, password, salt, secret, ad []byte, t, memoryKiB uint3
 	h0 := initHash(password, salt, secret, ad, t, memoryKiB, uint32(threads), uint32(len(out)))
 	initBlocks(B, &h0, uint32(threads))
 	clear(h0[:])
-	processBlocks(B, t, uint32(nb), uint32(threads))
+	processBlocks(B, t, uint32(nb), uint32(threads), afterPass)
 	extractKey(B, uint32(nb), uint32(threads), out)
 }
 
@@ -122,7 +131,7 @@ func initBlocks(B []Block, h0 *[blake2b.Size + 8]byte, threads uint32) {
 
 // processBlocks runs the t passes. Lanes of one slice run concurrently
 // (lanes-1 goroutines plus the caller's); slices are barriers.
-func processBlocks(B []Block, t, memory, threads uint32) {
+func processBlocks(B []Block, t, memory, threads uint32, afterPass func(uint32, []Block)) {
 	if threads == 1 {
 		for n := uint32(0); n < t; n++ {
 			for slice := uint32(0); slice < syncPoints; slice++ {
@@ -152,10 +161,6 @@ func processBlocks(B []Block, t, memory, threads uint32) {
 		}
 	}
 }
-
-// afterPass, when set by a test, sees the matrix after each pass (the
-// reference implementation's known-answer file prints it).
-var afterPass func(n uint32, B []Block)
 
 // processSegment fills one segment (RFC 9106 section 3.4): lane's blocks
 // of slice in pass n.

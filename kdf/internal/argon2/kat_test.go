@@ -49,7 +49,7 @@ func TestKeyMatchesReferencePerPassDump(t *testing.T) {
 		t.Fatalf("parsed %d passes and a %d-byte tag", len(dumps), len(tag))
 	}
 	checked := 0
-	afterPass = func(n uint32, B []Block) {
+	afterPass := func(n uint32, B []Block) {
 		for i := range B {
 			for w := range B[i] {
 				if B[i][w] != dumps[n][i][w] {
@@ -60,10 +60,9 @@ func TestKeyMatchesReferencePerPassDump(t *testing.T) {
 		}
 		checked++
 	}
-	defer func() { afterPass = nil }()
 	rep := func(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
 	got := make([]byte, 32)
-	Key(make([]Block, 32), got, rep(1, 32), rep(2, 16), rep(3, 8), rep(4, 12), 3, 32, 4)
+	key(make([]Block, 32), got, rep(1, 32), rep(2, 16), rep(3, 8), rep(4, 12), 3, 32, 4, afterPass)
 	if checked != 3 {
 		t.Fatalf("%d passes matched, want 3", checked)
 	}
