@@ -158,7 +158,10 @@ func inspect(raw []byte, pol kdf.Policy, polName string) (*Inspection, error) {
 	ins := &Inspection{Encoding: encoding, Size: len(data)}
 	switch string(data[:4]) {
 	case magicHeader:
-		return ins, inspectHeader(ins, data, pol, polName)
+		if err := inspectHeader(ins, data, pol, polName); err != nil {
+			return nil, err
+		}
+		return ins, nil
 	case magicRecord:
 		ins.Kind = "record"
 		gen, err := envelope.RecordGeneration(data)
