@@ -25,24 +25,61 @@ func (v *Vault) Enroll(ctx context.Context, userID string, password []byte) (acc
 	if v.invalid() {
 		return nil, PersonalKey{}, errNilVault
 	}
-	account, pk, err = v.enroll(ctx, userID, password)
+	account, _, pk, err = v.enroll(ctx, userID, password, false)
 	v.auditEvent(ctx, EventEnroll, userID, err)
 	return account, pk, err
 }
 
-func (v *Vault) enroll(ctx context.Context, userID string, password []byte) ([]byte, PersonalKey, error) {
+// EnrollUnlocked is Enroll that also returns a handle on the new account,
+// for a caller that seals records right away (a migration, say): one KDF
+// run in all, where Enroll followed by Unlock costs two. The handle is the
+// one Unlock of the returned account gives (same user id, generation and
+// key generation): records sealed through it open with Unlock, and
+// records sealed through Unlock's handle open with it. The caller must
+// Close it. The audit event is Enroll's (EventEnroll, one per call).
+//
+// As with Enroll, the Vault keeps nothing: the caller stores account
+// before it stores any record sealed through u (a record under an account
+// that was never stored opens with nothing). On error nothing is returned.
+func (v *Vault) EnrollUnlocked(ctx context.Context, userID string, password []byte) (account []byte, u *Unlocked, pk PersonalKey, err error) {
+	if v.invalid() {
+		return nil, nil, PersonalKey{}, errNilVault
+	}
+	account, u, pk, err = v.enroll(ctx, userID, password, true)
+	v.auditEvent(ctx, EventEnroll, userID, err)
+	return account, u, pk, err
+}
+
+// enroll makes a new account for userID and, when open is set, a handle on
+// it built from the key in hand (no second KDF run) exactly as Unlock
+// builds one: from the parsed account record.
+func (v *Vault) enroll(ctx context.Context, userID string, password []byte, open bool) ([]byte, *Unlocked, PersonalKey, error) {
 	if err := checkUserID(userID); err != nil {
-		return nil, PersonalKey{}, err
+		return nil, nil, PersonalKey{}, err
 	}
 	if err := ctxErr(ctx); err != nil {
-		return nil, PersonalKey{}, err
+		return nil, nil, PersonalKey{}, err
 	}
 	key, err := envelope.NewKey(v.rand)
 	if err != nil {
-		return nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
+		return nil, nil, PersonalKey{}, fmt.Errorf("vault: %w", err)
 	}
 	defer clear(key)
-	return v.rewrite(ctx, userID, nil, key, rewriteSpec{password: password, newPK: true})
+	account, pk, err := v.rewrite(ctx, userID, nil, key, rewriteSpec{password: password, newPK: true})
+	if err != nil || !open {
+		return account, nil, pk, err
+	}
+	nh, err := envelope.ParseHeader(account)
+	var u *Unlocked
+	if err == nil {
+		u, err = newUnlockedFrom(userID, nh, key, v.rand)
+	}
+	if err != nil {
+		pk.Destroy()
+		clear(account)
+		return nil, nil, PersonalKey{}, classify(fmt.Errorf("vault: new account: %w", err))
+	}
+	return account, u, pk, nil
 }
 
 // Unlock opens the account with the password, at the cost of exactly one

@@ -14,7 +14,9 @@
 // envelope.Binding{UserID: userID, Label: AccountLabel}. Records are sealed
 // under keys derived from the account key, bound to the user id and a
 // caller label ("pii", "ssn", ...): a record moved to another user or
-// label fails to open.
+// label fails to open. EnrollUnlocked (and EnrollUnlockedInStore) also
+// returns the handle Unlock would give on the new account, for a caller
+// that seals records right away: one KDF run in all, not two.
 //
 // Changing the password rewraps the account key: no record is
 // re-encrypted, whatever their number. Unlock costs exactly one KDF run

@@ -13,7 +13,8 @@ import (
 // identity or calls made.
 func kdfRuns(v *Vault) uint64 { return v.deriver.Derivations() }
 
-// TestKDFRunsPerOperationCountedByEngine: Enroll and Unlock (right or
+// TestKDFRunsPerOperationCountedByEngine: Enroll, EnrollUnlocked (the
+// handle costs no second run), EnrollUnlockedInStore and Unlock (right or
 // wrong password) each cost exactly one password derivation,
 // ChangePassword two (check the old password, wrap under the new),
 // Recover one (wrap under the new password), and an Unlock that upgrades
@@ -39,6 +40,16 @@ func TestKDFRunsPerOperationCountedByEngine(t *testing.T) {
 			var pk PersonalKey
 			step(v, "Enroll", 1, func() (err error) {
 				account, pk, err = v.Enroll(ctx, "u", pw1)
+				return err
+			})
+			step(v, "EnrollUnlocked", 1, func() error {
+				_, u, _, err := v.EnrollUnlocked(ctx, "u-open", pw1)
+				u.Close()
+				return err
+			})
+			step(v, "EnrollUnlockedInStore", 1, func() error {
+				u, _, err := v.EnrollUnlockedInStore(ctx, NewMemStore(), "u-open", pw1)
+				u.Close()
 				return err
 			})
 			step(v, "Unlock", 1, func() error {

@@ -153,27 +153,46 @@ func (v *Vault) EnrollInStore(ctx context.Context, s Store, userID string, passw
 	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
-	pk, err := v.enrollInStore(ctx, s, userID, password)
+	_, pk, err := v.enrollInStore(ctx, s, userID, password, false)
 	v.auditEvent(ctx, EventEnroll, userID, err)
 	return pk, err
 }
 
-func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, password []byte) (PersonalKey, error) {
-	if s == nil {
-		return PersonalKey{}, errNilStore
+// EnrollUnlockedInStore is EnrollInStore that also returns a handle on the
+// new account (see EnrollUnlocked): one KDF run in all. The handle is
+// returned only when the record is known to be stored; the personal key
+// follows EnrollInStore's rules. If the write's outcome is unknown the
+// error wraps ErrOutcomeUnknown, the handle is nil (records sealed under an
+// account that may not exist could open with nothing) and the personal key
+// is returned with the error: settle the outcome with CheckPersonalKey
+// once the Store answers, then UnlockInStore. The caller must Close the
+// handle.
+func (v *Vault) EnrollUnlockedInStore(ctx context.Context, s Store, userID string, password []byte) (*Unlocked, PersonalKey, error) {
+	if v.invalid() {
+		return nil, PersonalKey{}, errNilVault
 	}
-	account, pk, err := v.enroll(ctx, userID, password)
+	u, pk, err := v.enrollInStore(ctx, s, userID, password, true)
+	v.auditEvent(ctx, EventEnroll, userID, err)
+	return u, pk, err
+}
+
+func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, password []byte, open bool) (*Unlocked, PersonalKey, error) {
+	if s == nil {
+		return nil, PersonalKey{}, errNilStore
+	}
+	account, u, pk, err := v.enroll(ctx, userID, password, open)
 	if err != nil {
-		return PersonalKey{}, err
+		return nil, PersonalKey{}, err
 	}
 	if err := putAccount(ctx, s, userID, account, 0); err != nil {
+		u.Close() // nil-safe; the key is in the account if the write landed
 		if errors.Is(err, ErrOutcomeUnknown) {
-			return pk, err
+			return nil, pk, err
 		}
 		pk.Destroy()
-		return PersonalKey{}, err
+		return nil, PersonalKey{}, err
 	}
-	return pk, nil
+	return u, pk, nil
 }
 
 // UnlockInStore unlocks userID's account from s (see Unlock). When the

@@ -15,8 +15,8 @@ import (
 //
 // BenchmarkMigrateWithPassword = one KMS call (in-memory stand-in here;
 // see integrations/awskms for a real round trip) + one scrypt N=2^16 r=8
-// p=1 + one vault.Enroll (Argon2id at kdf.DefaultPolicy) + two record
-// seals. BenchmarkVaultEnroll is the enrollment alone;
+// p=1 + one vault.EnrollUnlocked (Argon2id at kdf.DefaultPolicy) + two
+// record seals. BenchmarkVaultEnroll is the enrollment alone;
 // BenchmarkOpenPasswordProductionCost the Login.gov side alone.
 func benchFixture(b *testing.B) (*fixture, *Migrator, *vault.Vault, Columns) {
 	f := newFixture(b)

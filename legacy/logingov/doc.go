@@ -51,8 +51,9 @@
 // Login.gov personal key and a new password), opens the copy, maps the PII
 // onto a vault.Identity, keeps every attribute vault.Identity does not
 // model in a second sealed record (LabelExtras), enrolls a piivault
-// account under the password (vault.Enroll: one Argon2id run), seals both
-// records, checks they open, and returns the account, the records and a new
+// account under the password (vault.EnrollUnlocked: one Argon2id run), seals
+// both records through the handle it returns, checks they open, and returns
+// the account, the records and a new
 // piivault personal key. The Login.gov personal key (80 bits) is retired.
 // Delete the Login.gov columns once the Migration is stored.
 //

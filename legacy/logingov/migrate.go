@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
-	"github.com/piivault/piivault/envelope"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -61,7 +59,8 @@ func NewMigrator(v *vault.Vault, r *Reader) (*Migrator, error) {
 // Migration is the result of a migration: everything the caller stores.
 // It holds no plaintext.
 type Migration struct {
-	// Account is the new piivault account record (vault.Enroll's).
+	// Account is the new piivault account record (vault.EnrollUnlocked's,
+	// which is an Enroll account). Store it before the records.
 	Account []byte
 	// Records maps a label (LabelIdentity, and LabelExtras when there are
 	// extras) to a record sealed under the account, bound to the user id
@@ -84,10 +83,11 @@ type Migration struct {
 // MigrateWithPassword migrates on a password sign-in: it opens the
 // password copy with the password (one KMS call, one scrypt run), maps the
 // PII onto a vault.Identity keeping every other attribute, enrolls a
-// piivault account for userID under the same password (one Argon2id run
-// with the vault's policy; the vault NFKC-normalizes the password), seals
-// the Identity and the extras under it, checks that both records open
-// again, and returns what to store.
+// piivault account for userID under the same password
+// (vault.EnrollUnlocked: one Argon2id run with the vault's policy, no
+// second one to open the account; the vault NFKC-normalizes the password),
+// seals the Identity and the extras through the handle it returns, checks
+// that both records open again, and returns what to store.
 //
 // Nothing is returned unless every step succeeded: on any error the
 // Migration is nil and the Login.gov columns stay the only copy. A copy
@@ -175,34 +175,30 @@ func (m *Migrator) finish(ctx context.Context, userID string, value []byte, col 
 		defer clear(exEnc)
 	}
 
-	account, pk, err := m.v.Enroll(ctx, userID, password)
+	// One Argon2id run: the handle comes with the enrollment.
+	account, u, pk, err := m.v.EnrollUnlocked(ctx, userID, password)
 	if err != nil {
 		return nil, err
 	}
+	defer u.Close()
 	fail := func(err error) (*Migration, error) {
 		pk.Destroy()
 		clear(account)
 		return nil, err
 	}
-	rk, err := recordKey(ctx, userID, account, pk)
-	if err != nil {
-		return fail(err)
-	}
-	defer rk.Destroy()
 	recs := map[string][]byte{}
 	plain := map[string][]byte{LabelIdentity: idEnc}
 	if exEnc != nil {
 		plain[LabelExtras] = exEnc
 	}
 	for label, pt := range plain {
-		b := envelope.Binding{UserID: userID, Label: label}
-		sealed, err := rk.Seal(nil, b, pt)
+		sealed, err := u.Seal(label, pt)
 		if err != nil {
 			return fail(fmt.Errorf("logingov: sealing %s: %w", label, err))
 		}
 		// Verify: the record opens under the account and gives back the
 		// same bytes.
-		back, err := rk.Open(nil, b, sealed)
+		back, err := u.Open(label, sealed)
 		ok := err == nil && bytes.Equal(back, pt)
 		clear(back)
 		if !ok {
@@ -221,68 +217,6 @@ func (m *Migrator) finish(ctx context.Context, userID string, value []byte, col 
 	sort.Strings(mig.Mapped)
 	sort.Strings(mig.Extras)
 	return mig, nil
-}
-
-// recordKey opens the freshly enrolled account with its new personal key
-// (HKDF, microseconds: no second Argon2id run) and returns the key that
-// seals its records exactly as vault.Unlocked.Seal does: envelope records
-// bound to {userID, label}, of the account's key generation. vault has no
-// call that enrolls and returns an open handle; this relies on the
-// documented account layout (vault.AccountLabel), and the tests open every
-// migrated record through vault.Unlock to catch any drift.
-func recordKey(ctx context.Context, userID string, account []byte, pk vault.PersonalKey) (*envelope.RecordKey, error) {
-	kb, err := personalKeyBytes(pk)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(kb)
-	h, err := envelope.ParseHeader(account)
-	if err != nil {
-		return nil, fmt.Errorf("logingov: new account: %w", err)
-	}
-	ri, err := envelope.NewRecoveryIdentity(kb)
-	if err != nil {
-		return nil, fmt.Errorf("logingov: new account: %w", err)
-	}
-	defer ri.Destroy()
-	key, err := envelope.UnwrapKey(ctx, h, envelope.Binding{UserID: userID, Label: vault.AccountLabel}, ri)
-	if err != nil {
-		return nil, fmt.Errorf("logingov: new account does not open with its personal key: %w", err)
-	}
-	defer clear(key)
-	// As vault's handle does: records carry the account's key generation.
-	return envelope.NewRecordKeyForGeneration(key, h.KeyGeneration(), nil)
-}
-
-// personalKeyBytes decodes a vault personal key's text (32 Crockford
-// symbols, dashed) back to its 20 bytes.
-func personalKeyBytes(pk vault.PersonalKey) ([]byte, error) {
-	s := pk.AppendReveal(make([]byte, 0, vault.PersonalKeyTextSize))
-	defer clear(s)
-	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	out := make([]byte, 0, vault.PersonalKeySize)
-	var acc uint32
-	nbits := 0
-	for _, c := range s {
-		if c == '-' {
-			continue
-		}
-		v := bytes.IndexByte([]byte(alphabet), c)
-		if v < 0 {
-			return nil, errors.New("logingov: vault personal key text is not Crockford base32")
-		}
-		acc = acc<<5 | uint32(v)
-		nbits += 5
-		if nbits >= 8 {
-			nbits -= 8
-			out = append(out, byte(acc>>nbits))
-		}
-	}
-	if len(out) != vault.PersonalKeySize {
-		clear(out)
-		return nil, fmt.Errorf("logingov: vault personal key of %d bytes, want %d", len(out), vault.PersonalKeySize)
-	}
-	return out, nil
 }
 
 // OpenExtras decodes an extras record's plaintext (what

@@ -3,11 +3,13 @@ package logingov
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/piivault/piivault/internal/fipstest"
+	"github.com/piivault/piivault/kdf"
 
 	"github.com/piivault/piivault/legacy/logingov/logingovtest"
 	"github.com/piivault/piivault/vault"
@@ -85,6 +87,36 @@ func TestMigrateWithPasswordCostsOneScryptOneKMSCallOneEnrollment(t *testing.T) 
 	// The new personal key recovers the account; it is a piivault key.
 	_, _, err = v.Recover(context.Background(), "user-jane", mig.Account, mig.PersonalKey, []byte("new password"))
 	require.NoError(t, err)
+}
+
+// TestMigrationsOnlyVaultEventIsOneEnrollment: both migrations write
+// exactly one vault audit event, the enrollment (vault.EnrollUnlocked
+// hands back the open account): no Unlock, which would cost a second
+// Argon2id run.
+func TestMigrationsOnlyVaultEventIsOneEnrollment(t *testing.T) {
+	fipstest.Skip(t, fipstest.Scrypt)
+	f := newFixture(t)
+	p := kdf.Params{Algorithm: kdf.Argon2id, MemoryKiB: 64, Passes: 1, Threads: 1}
+	for _, withPK := range []bool{false, true} {
+		events := &eventLog{}
+		v, err := vault.New(vault.Config{
+			Policy: kdf.Policy{New: p, FloorArgon2id: p, Caps: kdf.DefaultCaps()},
+			Audit:  slog.New(events),
+		})
+		require.NoError(t, err)
+		m, err := NewMigrator(v, f.r)
+		require.NoError(t, err)
+		cols, oldPK := f.profile("")
+		var mig *Migration
+		if withPK {
+			mig, err = m.MigrateWithPersonalKey(context.Background(), "user-jane", cols, oldPK, []byte("a new password"))
+		} else {
+			mig, err = m.MigrateWithPassword(context.Background(), "user-jane", cols, []byte(testPW))
+		}
+		require.NoError(t, err)
+		require.Equal(t, []string{vault.EventEnroll}, events.list(), "personal-key migration: %v", withPK)
+		require.NotNil(t, mig)
+	}
 }
 
 // TestMigrateWithPersonalKeyRetiresTheOldKey: a user who forgot the

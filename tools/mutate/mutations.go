@@ -177,4 +177,9 @@ var mutations = []Mutation{
 	{ID: "stream-fips-chunk-limit-unchecked", Property: "a FIPS-mode stream (module-drawn random nonces) stops at 2^32 chunks",
 		File: "envelope/stream.go", From: "if sw.module && sw.index >= maxModuleNonceChunks || sw.index == 1<<64-1 {", To: "if sw.index == 1<<64-1 {",
 		Packages: []string{"./envelope/"}},
+
+	// --- vault: enrollment with an open handle ------------------------------------
+	{ID: "extra-kdf-run-in-enroll-unlocked", Property: "an enrollment that returns an open handle costs exactly one KDF run (counted inside the engine)",
+		File: "vault/account.go", From: "nh, err := envelope.ParseHeader(account)", To: "nh, _, _, err := v.openWithPassword(ctx, userID, account, password)",
+		Packages: []string{"./vault/"}},
 }
