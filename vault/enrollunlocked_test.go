@@ -280,3 +280,53 @@ func TestLostAcknowledgementOfEnrollUnlockedInStore(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEnrollThenOpen compares enrolling and getting an open handle in
+// one call (EnrollUnlocked) with Enroll followed by Unlock, at
+// kdf.DefaultPolicy (Argon2id 64 MiB, t=3, p=4). Each iteration runs both
+// paths, alternating which goes first, and the benchmark reports each
+// path's process CPU time per call and their ratio (less sensitive than
+// wall time to other processes on a loaded machine):
+//
+//	go test -run='^$' -bench=EnrollThenOpen -benchtime=10x -count=6 ./vault/
+func BenchmarkEnrollThenOpen(b *testing.B) {
+	ctx := context.Background()
+	v, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths := [2]func(){
+		func() { // EnrollUnlocked
+			_, u, _, err := v.EnrollUnlocked(ctx, "user-bench", pw1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			u.Close()
+		},
+		func() { // Enroll, then Unlock
+			account, _, err := v.Enroll(ctx, "user-bench", pw1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			u, _, err := v.Unlock(ctx, "user-bench", account, pw1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			u.Close()
+		},
+	}
+	var cpu [2]int64
+	n := 0
+	for b.Loop() {
+		for k := range 2 {
+			i := (n + k) % 2
+			c0 := processCPU()
+			paths[i]()
+			cpu[i] += processCPU() - c0
+		}
+		n++
+	}
+	b.ReportMetric(float64(cpu[0])/float64(n), "enrollunlocked-cpu-ns/op")
+	b.ReportMetric(float64(cpu[1])/float64(n), "enroll+unlock-cpu-ns/op")
+	b.ReportMetric(float64(cpu[0])/float64(cpu[1]), "cpu-ratio")
+}
