@@ -78,6 +78,17 @@ run "${P11[@]}" --keypairgen --key-type rsa:2048 --usage-decrypt --label escrow-
 run "${P11[@]}" --keypairgen --key-type EC:prime256v1 --usage-sign --label disclosure-sign --id 04 >/dev/null
 run "${P11[@]}" --list-objects >/dev/null
 
+# --- a second SoftHSM2 token directory, for cmd/piivault's tests --------
+# SoftHSM2's file store serves a token to one process at a time: the CLI's
+# tests (which run the built binary while the pkcs11hsm tests run in
+# parallel) get a token directory of their own, same labels and PIN.
+mkdir -p "$WORK/tokens-cli"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$WORK/tokens-cli" >"$WORK/softhsm2-cli.conf"
+SOFTHSM2_CONF="$WORK/softhsm2-cli.conf" run softhsm2-util --init-token --free --label "$TOKEN" --pin "$PIN" --so-pin "$SO_PIN" >/dev/null
+SOFTHSM2_CONF="$WORK/softhsm2-cli.conf" run "${P11[@]}" --keypairgen --key-type EC:prime256v1 --usage-derive --label escrow-ec --id 01 >/dev/null
+SOFTHSM2_CONF="$WORK/softhsm2-cli.conf" run "${P11[@]}" --keygen --key-type AES:32 --usage-wrap --label escrow-aes --id 02 >/dev/null
+export PIIVAULT_CLI_SOFTHSM2_CONF="$WORK/softhsm2-cli.conf"
+
 # --- PostgreSQL ---------------------------------------------------------
 pg_bindir() {
 	if command -v pg_ctl >/dev/null && command -v initdb >/dev/null; then

@@ -72,10 +72,17 @@ func (sh Shard) Has(userID string) bool {
 	return Hash(userID)%uint64(sh.Count) == uint64(sh.Index)
 }
 
-// shardSQL is Shard.Has in SQL, with the count and index as parameters
-// $nArg and $iArg: the 8 bytes read as a signed bigint, brought to the
-// unsigned value in numeric, modulo the count.
-func shardSQL(nArg, iArg int) string {
-	return fmt.Sprintf(`mod(mod((('x' || encode(substr(sha256(convert_to(user_id, 'UTF8')), 1, 8), 'hex'))::bit(64)::bigint)::numeric
-		+ 18446744073709551616, 18446744073709551616), $%d::bigint) = $%d::bigint`, nArg, iArg)
+// shardSQL is Shard.Has in SQL on the user_id column, with the count and
+// index as parameters $nArg and $iArg.
+func shardSQL(nArg, iArg int) string { return ShardCondition("user_id", nArg, iArg) }
+
+// ShardCondition is Shard.Has as an SQL condition on column (a text column
+// of user ids; the caller's identifier, written into the SQL as is), with
+// the shard count and index as parameters $nArg and $iArg (bigint): the
+// first 8 bytes of SHA-256 of the UTF-8 user id, read as a signed bigint,
+// brought to the unsigned value in numeric, modulo the count. Other tables
+// keyed by user id (shred's key table) shard the same way with it.
+func ShardCondition(column string, nArg, iArg int) string {
+	return fmt.Sprintf(`mod(mod((('x' || encode(substr(sha256(convert_to(%s, 'UTF8')), 1, 8), 'hex'))::bit(64)::bigint)::numeric
+		+ 18446744073709551616, 18446744073709551616), $%d::bigint) = $%d::bigint`, column, nArg, iArg)
 }

@@ -362,7 +362,7 @@ func TestProgressBarOnATerminalPlainLinesOtherwise(t *testing.T) {
 
 func TestEscrowRotateFromAKeyInAnHSM(t *testing.T) {
 	module := itest.Env(t, "PIIVAULT_PKCS11_MODULE")
-	itest.Env(t, "SOFTHSM2_CONF")
+	useCLIToken(t)
 	tokLabel, pin := itest.Env(t, "PIIVAULT_PKCS11_TOKEN"), itest.Env(t, "PIIVAULT_PKCS11_PIN")
 	label := itest.Env(t, "PIIVAULT_PKCS11_EC_LABEL")
 	tok, err := pkcs11hsm.Open(module, tokLabel, pin)

@@ -5,6 +5,7 @@
 //	piivault bench [-params TEXT] [-long]
 //	piivault vectors [-dir testdata]
 //	piivault escrow rotate|purge [flags]   (over PostgreSQL; -h for flags)
+//	piivault reseal [flags]                (shred's key table over PostgreSQL)
 //
 // inspect reads an account record or a sealed record and prints what can
 // be read without any key: format version, generations, stanza types,
@@ -71,6 +72,7 @@ func commands() []command {
 		{"bench", "time KDF, unlock and seal on this machine", runBench},
 		{"vectors", "check that the test vectors in testdata open", runVectors},
 		{"escrow", "escrow rotate / purge over PostgreSQL", runEscrow},
+		{"reseal", "re-wrap shred's user keys under the current data key (PostgreSQL)", runReseal},
 	}
 }
 

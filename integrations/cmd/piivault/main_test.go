@@ -123,6 +123,8 @@ func TestUsageExitCodesAndStreams(t *testing.T) {
 		{"escrow-help", []string{"escrow", "-h"}, 0, true},
 		{"escrow-no-subcommand", []string{"escrow"}, 2, false},
 		{"escrow-rotate-help", []string{"escrow", "rotate", "-h"}, 0, true},
+		{"reseal-help", []string{"reseal", "-h"}, 0, true},
+		{"reseal-no-current", []string{"reseal", "-dsn", "postgres://x@127.0.0.1:1/x", "-actor", "a", "-reason", "r", "-kek-pkcs11", "k"}, 2, false},
 		{"escrow-purge-help", []string{"escrow", "purge", "-h"}, 0, true},
 		{"escrow-rotate-no-dsn", []string{"escrow", "rotate", "-actor", "a", "-reason", "r"}, 2, false},
 		{"escrow-rotate-no-actor", []string{"escrow", "rotate", "-dsn", "postgres://x@127.0.0.1:1/x"}, 2, false},
