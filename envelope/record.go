@@ -365,7 +365,7 @@ func (k *RecordKey) Open(dst []byte, b Binding, record []byte) ([]byte, error) {
 	}
 	ret, out := sliceForAppend(dst, len(data)-gcmNonceSize-gcmTagSize)
 	if k.moduleNonce {
-		if anyOverlap(out, data) && &out[0] != &data[0] {
+		if anyOverlap(out, data) && (&out[0] != &data[0] || cap(out) < len(data)) {
 			data = moveTo(ret, len(dst), data)
 		}
 		_, err = k.gcm.Open(out[:0], nil, data, s.ad)
@@ -415,9 +415,11 @@ func (k *RecordKey) openV1(dst []byte, b Binding, record []byte) ([]byte, error)
 	s.ad = appendBinding(append(s.ad[:0], s.hdr[:]...), b)
 	data := record[RecordHeaderSize:] // nonce || ciphertext || tag
 	ret, out := sliceForAppend(dst, len(data)-gcmNonceSize-gcmTagSize)
-	if anyOverlap(out, data) && &out[0] != &data[0] {
+	if anyOverlap(out, data) && (&out[0] != &data[0] || cap(out) < len(data)) {
 		// Move the sealed data to where the plaintext goes, so that the
-		// AEAD sees an exact overlap.
+		// AEAD sees an exact overlap (cipher.NewGCMWithRandomNonce shifts
+		// it left inside out's capacity, which must hold all of it), or
+		// out of the way when the capacity is short.
 		data = moveTo(ret, len(dst), data)
 	}
 	if _, err := gcmOpen(out[:0], s.t1[:], data, s.ad); err != nil {

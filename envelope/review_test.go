@@ -2,8 +2,10 @@ package envelope
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -67,4 +69,78 @@ func TestFIPSStreamRefusesToSealPastTwoToThe32Chunks(t *testing.T) {
 	if out.Len() != before {
 		t.Fatal("the refused chunk was written")
 	}
+}
+
+// TestRecordOpenWithDstCapacityEndingInsideTheRecordNeverPanics opens a
+// record into a dst whose spare capacity starts where the record's nonce
+// starts (the exact overlap the AEAD accepts) but ends before the record
+// does (a three-index slice), for every capacity: the FIPS path (version 3
+// with module nonces) and version 1 (whose one-use key always goes through
+// cipher.NewGCMWithRandomNonce) moved nothing, and crypto/cipher, which
+// shifts the ciphertext left inside the output's capacity, panicked. Open
+// must return the plaintext whatever the buffer layout it documents.
+func TestRecordOpenWithDstCapacityEndingInsideTheRecordNeverPanics(t *testing.T) {
+	key := bytes.Repeat([]byte{0x5c}, KeySize)
+	pt := []byte("synthetic record for an overlap test")
+	type rec struct {
+		name  string
+		k     *RecordKey
+		rec   []byte
+		start int // where nonce || ciphertext || tag starts
+		pt    []byte
+		b     Binding
+	}
+	var recs []rec
+	for _, fips := range []bool{true, false} {
+		if !fips && fips140.Enforced() {
+			continue // caller-chosen GCM nonces are refused in this mode
+		}
+		k, err := newRecordKey(key, 0, nil, fips)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := k.Seal(nil, bindPII, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec{fmt.Sprintf("version 3 fips=%v", fips), k, r, recordV3HeaderSize, pt, bindPII})
+		for _, v := range loadVectors(t, "success") {
+			kv, err := newRecordKey(mustHex(t, v.FileKey), 0, nil, fips)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k1 := rec{fmt.Sprintf("version 1 %s fips=%v", v.Name, fips), kv, mustHex(t, v.Record), RecordHeaderSize, mustHex(t, v.Plaintext), Binding{UserID: v.UserID, Label: v.Label}}
+			if len(k1.pt) > 0 && k1.rec[4] == Version1 {
+				recs = append(recs, k1)
+				break
+			}
+		}
+	}
+	if want := 4 - 2*btoi(fips140.Enforced()); len(recs) != want {
+		t.Fatalf("%d cases, want %d (no non-empty version-1 vector?)", len(recs), want)
+	}
+	for _, c := range recs {
+		for capacity := len(c.pt); capacity < len(c.rec)-c.start; capacity++ {
+			buf := bytes.Clone(c.rec)
+			dst := buf[c.start : c.start : c.start+capacity]
+			func() {
+				defer func() {
+					if e := recover(); e != nil {
+						t.Fatalf("%s, capacity %d: Open panicked: %v", c.name, capacity, e)
+					}
+				}()
+				got, err := c.k.Open(dst, c.b, buf)
+				if err != nil || !bytes.Equal(got, c.pt) {
+					t.Fatalf("%s, capacity %d: %v", c.name, capacity, err)
+				}
+			}()
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

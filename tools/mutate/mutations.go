@@ -177,6 +177,9 @@ var mutations = []Mutation{
 	{ID: "stream-fips-chunk-limit-unchecked", Property: "a FIPS-mode stream (module-drawn random nonces) stops at 2^32 chunks",
 		File: "envelope/stream.go", From: "if sw.module && sw.index >= maxModuleNonceChunks || sw.index == 1<<64-1 {", To: "if sw.index == 1<<64-1 {",
 		Packages: []string{"./envelope/"}},
+	{ID: "record-open-short-capacity-unmoved", Property: "Open returns the plaintext (never panics) whatever the overlap of dst's capacity and the record",
+		File: "envelope/record.go", From: "if anyOverlap(out, data) && (&out[0] != &data[0] || cap(out) < len(data)) {\n\t\t// Move", To: "if anyOverlap(out, data) && &out[0] != &data[0] {\n\t\t// Move",
+		Packages: []string{"./envelope/"}},
 
 	// --- vault: enrollment with an open handle ------------------------------------
 	{ID: "extra-kdf-run-in-enroll-unlocked", Property: "an enrollment that returns an open handle costs exactly one KDF run (counted inside the engine)",
