@@ -247,11 +247,15 @@ func (v *Vault) dropOlderKeys(ctx context.Context, u *Unlocked, accounts Store) 
 	if len(key) == 0 {
 		return ErrClosed
 	}
-	if _, err := h.OlderKeys(key, accountBinding(u.userID)); err != nil {
+	older, err := h.OlderKeys(key, accountBinding(u.userID))
+	if err != nil {
 		if errors.Is(err, envelope.ErrCommitment) {
 			return fmt.Errorf("%w: the stored account is under another key than the handle's", ErrConflict)
 		}
 		return classify(fmt.Errorf("vault: %w", err))
+	}
+	for _, o := range older {
+		clear(o.Key) // only the check was wanted
 	}
 	out, _, err := v.rewrite(ctx, u.userID, h, key, rewriteSpec{keepOlder: func(uint32) bool { return false }})
 	if err != nil {
