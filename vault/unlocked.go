@@ -106,6 +106,13 @@ func (u *Unlocked) KeyGeneration() uint32 {
 // this account's key, for this user id and this label. label is the
 // caller's slot name ("pii", "ssn", "id-document"...); AccountLabel is
 // reserved.
+//
+// Every Seal under one account key generation uses the same AES-GCM key
+// with a random 96-bit nonce, so NIST SP 800-38D limits an account to 2^32
+// seals per key generation, counted across every process and every
+// label, updates included (see envelope.RecordKey, "How many records").
+// Nothing counts them: an application that rewrites a record on every
+// request should rotate the account key (RotateAccountKey) long before.
 func (u *Unlocked) Seal(label string, plaintext []byte) ([]byte, error) {
 	if u == nil {
 		return nil, errNilUnlocked
