@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // TestRecordNoncesFromCryptoRandNeverRepeat seals many records under a
@@ -143,4 +145,59 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestStreamOpensWhateverTheSourceReadSizes reads streams of every length
+// around chunk boundaries from sources that return one byte at a time,
+// half of what is asked, and the last data together with io.EOF: the
+// look-ahead byte that tells the last chunk from the others must come out
+// right however the source splits its bytes. (The other stream tests read
+// from a bytes.Reader, which fills every read.)
+func TestStreamOpensWhateverTheSourceReadSizes(t *testing.T) {
+	const chunk = 16
+	k, err := NewRecordKeyForGeneration(bytes.Repeat([]byte{0x5d}, KeySize), 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]func(io.Reader) io.Reader{
+		"one byte":       iotest.OneByteReader,
+		"half":           iotest.HalfReader,
+		"data with EOF":  iotest.DataErrReader,
+		"one byte + EOF": func(r io.Reader) io.Reader { return iotest.DataErrReader(iotest.OneByteReader(r)) },
+	}
+	for n := 0; n <= 4*chunk+1; n++ {
+		pt := bytes.Repeat([]byte{byte(n)}, n)
+		var sealed bytes.Buffer
+		w, err := k.NewStreamWriter(&sealed, bindPII, chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(pt); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for name, src := range sources {
+			r, err := k.NewStreamReader(src(bytes.NewReader(sealed.Bytes())), bindPII)
+			if err != nil {
+				t.Fatalf("n %d, %s: %v", n, name, err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("n %d, %s: %d bytes, %v", n, name, len(got), err)
+			}
+			// Cut at the last chunk boundary: refused, whatever the source.
+			if n > chunk && n%chunk == 0 {
+				cut := sealed.Bytes()[:sealed.Len()-chunk-StreamChunkOverhead]
+				r, err := k.NewStreamReader(src(bytes.NewReader(cut)), bindPII)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadAll(r); !errors.Is(err, ErrPayloadAuth) {
+					t.Fatalf("n %d, %s: stream cut at a chunk boundary: %v", n, name, err)
+				}
+			}
+		}
+	}
 }

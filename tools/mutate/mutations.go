@@ -185,4 +185,7 @@ var mutations = []Mutation{
 	{ID: "extra-kdf-run-in-enroll-unlocked", Property: "an enrollment that returns an open handle costs exactly one KDF run (counted inside the engine)",
 		File: "vault/account.go", From: "nh, err := envelope.ParseHeader(account)", To: "nh, _, _, err := v.openWithPassword(ctx, userID, account, password)",
 		Packages: []string{"./vault/"}},
+	{ID: "stream-data-with-eof-dropped", Property: "a stream opens whatever its source's read sizes (data returned with io.EOF counts)",
+		File: "envelope/stream.go", From: "sr.have += m\n\t\tif err == io.EOF {\n\t\t\tbreak\n\t\t}", To: "if err == io.EOF {\n\t\t\tbreak\n\t\t}\n\t\tsr.have += m",
+		Packages: []string{"./envelope/"}},
 }
