@@ -47,7 +47,7 @@ func TestStreamTakesWhatSealRefuses(t *testing.T) {
 	for i := range img {
 		img[i] = byte(i * 31)
 	}
-	if _, err := u.Seal("id-document", img); !errors.Is(err, envelope.ErrTooLarge) {
+	if _, err := u.Seal("id-document", img); !errors.Is(err, envelope.ErrTooLarge) || !errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Seal of %d bytes: %v", len(img), err)
 	}
 	s := sealVaultStream(t, u, "id-document", img)

@@ -105,7 +105,9 @@ func (u *Unlocked) KeyGeneration() uint32 {
 // the format version (as authenticated data): the record opens only with
 // this account's key, for this user id and this label. label is the
 // caller's slot name ("pii", "ssn", "id-document"...); AccountLabel is
-// reserved.
+// reserved. plaintext may be at most MaxRecordSize (16 MiB): a larger one
+// gets an error wrapping ErrInvalidInput and envelope.ErrTooLarge (use
+// SealStream for ID document images and other large data).
 //
 // Every Seal under one account key generation uses the same AES-GCM key
 // with a random 96-bit nonce, so NIST SP 800-38D limits an account to 2^32
@@ -119,6 +121,9 @@ func (u *Unlocked) Seal(label string, plaintext []byte) ([]byte, error) {
 	}
 	if err := checkLabel(label); err != nil {
 		return nil, err
+	}
+	if len(plaintext) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: plaintext of %d bytes is over MaxRecordSize (%d); use SealStream: %w", ErrInvalidInput, len(plaintext), MaxRecordSize, envelope.ErrTooLarge)
 	}
 	u.mu.RLock()
 	defer u.mu.RUnlock()

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command streammem measures the peak resident memory (RSS) of sealing and
 // opening a stream with the envelope package, to show it does not grow with
 // the stream's length. Each size runs in a fresh child process that seals
