@@ -117,7 +117,7 @@ type Config struct {
 //
 // After each derivation the blocks it used are zeroed: leftover
 // memory-hard state would let someone who can read the process's memory
-// test password guesses cheaply (the wipe costs about 8% of a warm
+// test password guesses cheaply (the wipe costs 8-14% of a warm
 // derivation; see BENCHMARKS.md).
 //
 // Idle arenas stay mapped for reuse (RetainedMemory): after a burst, one
