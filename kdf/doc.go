@@ -42,10 +42,11 @@
 //   - Libraries keep their own copies. crypto/pbkdf2 takes the password as
 //     a Go string, which is immutable and cannot be cleared; crypto/hmac
 //     (PBKDF2, HKDF, the pepper) keeps padded copies of its key in hash
-//     states we cannot reach; x/crypto's scrypt and Argon2 leave their
-//     working memory to the garbage collector (our Argon2id engine may
-//     reuse it, which overwrites it on the next run rather than zeroing
-//     it).
+//     states we cannot reach; x/crypto's scrypt leaves its working memory
+//     to the garbage collector. Our Argon2id engine keeps its matrix in
+//     arenas outside the Go heap (mmap; on the heap in race-detector
+//     builds and where mmap is missing) and zeroes the blocks a derivation
+//     used as soon as it ends.
 //   - The caller's own password slice is never modified: clear it
 //     yourself. Subkeys returned by [Secret.Expand], [Secret.KEK] and
 //     [Secret.Verifier] are new slices the caller owns and should clear.

@@ -37,6 +37,14 @@ type Config struct {
 	// may hold, in bytes; runs beyond it wait (honouring their context).
 	// 0: the kdf package's default.
 	MemoryBudget int64
+	// MaxDerivationMemory, MaxConcurrentDerivations and ArenaIdleTimeout
+	// go to the Vault's kdf.Deriver as kdf.Config's MaxDerivationMemory,
+	// MaxConcurrent and ArenaIdleTimeout: the most memory one login may
+	// take, the CPU slots concurrent logins share, and how long idle
+	// Argon2id memory is kept for reuse. 0: the kdf package's defaults.
+	MaxDerivationMemory      int64
+	MaxConcurrentDerivations int
+	ArenaIdleTimeout         time.Duration
 	// Pepper is an optional server secret (at least 32 bytes) mixed into
 	// every password derivation. Losing it makes every password fail.
 	Pepper []byte
@@ -114,7 +122,11 @@ func New(cfg Config) (*Vault, error) {
 	if cfg.Policy.NeedsUpgrade(cfg.Policy.New) {
 		return nil, fmt.Errorf("%w: policy's new parameters are below its own floor", ErrInvalidInput)
 	}
-	d, err := kdf.New(kdf.Config{Policy: cfg.Policy, MemoryBudget: cfg.MemoryBudget, Pepper: cfg.Pepper})
+	d, err := kdf.New(kdf.Config{
+		Policy: cfg.Policy, MemoryBudget: cfg.MemoryBudget, Pepper: cfg.Pepper,
+		MaxDerivationMemory: cfg.MaxDerivationMemory, MaxConcurrent: cfg.MaxConcurrentDerivations,
+		ArenaIdleTimeout: cfg.ArenaIdleTimeout,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
