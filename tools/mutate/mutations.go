@@ -191,4 +191,7 @@ var mutations = []Mutation{
 	{ID: "stream-data-with-eof-dropped", Property: "a stream opens whatever its source's read sizes (data returned with io.EOF counts)",
 		File: "envelope/stream.go", From: "sr.have += m\n\t\tif err == io.EOF {\n\t\t\tbreak\n\t\t}", To: "if err == io.EOF {\n\t\t\tbreak\n\t\t}\n\t\tsr.have += m",
 		Packages: []string{"./envelope/"}},
+	{ID: "lost-ack-changed-account-read-as-not-landed", Property: "a write whose acknowledgement is lost never destroys the new personal key, even when the account changed again before the read-back",
+		File: "vault/store.go", From: "case gerr == nil && expect != 0 && ver == expect,", To: "case gerr == nil && expect != 0 && ver|1 != 0,",
+		Packages: []string{"./vault/"}},
 }
