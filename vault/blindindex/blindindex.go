@@ -458,6 +458,8 @@ func NormalizeName(name string) (string, error) {
 // and the prepended concatenation marks (which are visible).
 func isDefaultIgnorable(r rune) bool {
 	switch {
+	case r < 0xAD: // U+00AD SOFT HYPHEN is the first; ASCII names pay nothing
+		return false
 	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r), unicode.Is(unicode.Variation_Selector, r):
 		return !unicode.Is(unicode.White_Space, r)
 	case !unicode.Is(unicode.Cf, r),
