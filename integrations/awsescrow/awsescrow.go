@@ -60,13 +60,16 @@ func NewKMSClient(endpoint, region, accessKey, secretKey string, httpClient *htt
 }
 
 // CallCounter is an http.RoundTripper that counts KMS API calls by
-// operation (the X-Amz-Target header, e.g. "TrentService.Encrypt"). It is
-// safe for concurrent use.
+// operation (the X-Amz-Target header, e.g. "TrentService.Encrypt"). An
+// SDK retry of one call (same Amz-Sdk-Invocation-Id header) is counted
+// once: what is counted is the calls the code under test makes, not the
+// attempts a slow server provokes. It is safe for concurrent use.
 type CallCounter struct {
 	Base http.RoundTripper // nil: http.DefaultTransport
 
 	mu     sync.Mutex
 	counts map[string]int
+	seen   map[string]bool // invocation ids
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -76,8 +79,15 @@ func (c *CallCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	if c.counts == nil {
 		c.counts = make(map[string]int)
+		c.seen = make(map[string]bool)
 	}
-	c.counts[op]++
+	id := r.Header.Get("Amz-Sdk-Invocation-Id")
+	if id == "" || !c.seen[id] {
+		c.counts[op]++
+	}
+	if id != "" {
+		c.seen[id] = true
+	}
 	c.mu.Unlock()
 	base := c.Base
 	if base == nil {
