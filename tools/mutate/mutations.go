@@ -194,4 +194,7 @@ var mutations = []Mutation{
 	{ID: "lost-ack-changed-account-read-as-not-landed", Property: "a write whose acknowledgement is lost never destroys the new personal key, even when the account changed again before the read-back",
 		File: "vault/store.go", From: "case gerr == nil && expect != 0 && ver == expect,", To: "case gerr == nil && expect != 0 && ver|1 != 0,",
 		Packages: []string{"./vault/"}},
+	{ID: "disclosure-window-outside-consent", Property: "a package whose validity window is empty or reaches outside its consent is refused, even signed",
+		File: "vault/disclosure/package.go", From: "if !p.expiresAt.After(p.issuedAt) || p.issuedAt.Before(c.GivenAt) || p.expiresAt.After(c.ExpiresAt) {", To: "if false {",
+		Packages: []string{"./vault/disclosure/"}},
 }
