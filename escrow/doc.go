@@ -39,7 +39,11 @@
 // (EventEscrowRotate, EventEscrowPurge), the user id, the outcome, what
 // happened (ResultChanged, ResultSkipped, ...), whether the account key was
 // unwrapped, the actor and the reason. vault.Vault.RecoverWithEscrow
-// records escrow recoveries the same way.
+// records escrow recoveries the same way, and vault.Vault.UnlockWithEscrow
+// (a handle on the account that changes nothing, for maintenance such as a
+// bulk vault.Vault.ResealInStore after a key rotation: the handle seals and
+// OPENS the user's records) records each open (event
+// vault.EventUnlockWithEscrow, with actor and reason).
 //
 // # What holding the escrow key means
 //
@@ -49,8 +53,9 @@
 // replica, a log, an old version kept by the database. With the account
 // key come all the user's records. No password, personal key or audit
 // record is needed for that: the audit records above cover what this
-// package does, not what a key holder does offline with a copy of the
-// data. Purging an escrow stanza does not reach copies made before the
+// package and the vault do (reading records through
+// vault.Vault.UnlockWithEscrow is audited), not what a key holder does
+// offline with a copy of the data. Purging an escrow stanza does not reach copies made before the
 // purge; only rotating the account key (vault.Vault.RotateAccountKey) and
 // re-sealing the records under the new key makes older headers useless,
 // and only for the records re-sealed. Rotating the escrow key (RotateAll) does

@@ -20,6 +20,9 @@ const (
 	EventParamsUpgrade  = "params_upgrade"
 	EventRotate         = "rotate_key"
 	EventReseal         = "reseal"
+	// EventUnlockWithEscrow is UnlockWithEscrow: a maintenance open with
+	// the escrow key, with the caller's actor and reason.
+	EventUnlockWithEscrow = "unlock_with_escrow"
 )
 
 // AuditMessage is the message of every audit record.
@@ -44,7 +47,7 @@ const (
 // auditEvent writes one audit record. It never receives a password, key,
 // personal key or record content: only the event name, the opaque user id,
 // the outcome, an error class (a fixed word, not the error's text) and, for
-// escrow recovery, the caller's actor and reason.
+// escrow recovery and escrow unlock, the caller's actor and reason.
 func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error, extra ...slog.Attr) {
 	level, outcome := slog.LevelInfo, OutcomeSuccess
 	if err != nil {

@@ -35,6 +35,11 @@
 // hands back a record resealed under the current key for the caller to
 // store, and ResealInStore reseals a user's records in bulk (with progress;
 // run it again after a crash and it resumes) and then drops the older keys.
+// ResealInStore needs a handle: Unlock's (the user's password) or, for an
+// operator's bulk reseal on a deployment with escrow, UnlockWithEscrow's,
+// which opens the account with the escrow key, changes nothing (no new
+// password, personal key or account record, no KDF run) and is audited
+// with the operator's actor and reason.
 // Records sealed after a rotation open with no secret of before it, not
 // even with the old account record put back: the old record's keys are
 // older than the records' generation. Recovery with rotation still costs
@@ -111,7 +116,14 @@
 // who loses both the password and the personal key, on a deployment with
 // escrow off, has lost the data; the vault reports ErrUnrecoverable (no
 // stanza for the secret asked for) or ErrWrongSecret (a secret that does
-// not open the account), and there is no back door.
+// not open the account), and there is no back door. Escrow, where turned
+// on, is that door, by choice: whoever holds the escrow key can read every
+// record of every account enrolled with it, from any copy of the account
+// record. Through the library that access is audited: RecoverWithEscrow
+// (which also resets the password) and UnlockWithEscrow (a read-only
+// handle for maintenance, such as a bulk reseal) each write an audit
+// record with the caller's actor and reason; nothing can audit a key
+// holder who opens a copy of the header offline.
 //
 // # Audit events
 //
@@ -119,8 +131,9 @@
 // level Info on success and Warn on failure, with the attributes event
 // (EventEnroll, EventUnlock, ...), user_id, outcome (OutcomeSuccess or
 // OutcomeFailure) and, on failure, error (a fixed class such as
-// "wrong_secret", never the error's text). Escrow recovery adds actor and
-// reason, as given by the caller. The user id must be an opaque identifier
+// "wrong_secret", never the error's text). Escrow recovery and escrow
+// unlock (EventEscrowRecover, EventUnlockWithEscrow) add actor and reason,
+// as given by the caller. The user id must be an opaque identifier
 // (a UUID), not an e-mail address or any other PII: it is logged as is.
 // No password, key, personal key or record content is ever logged.
 //
