@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -71,5 +72,53 @@ func TestLostAcknowledgementThenAnotherWriteStillReturnsThePersonalKey(t *testin
 	}
 	if err := v.CheckPersonalKey(ctx, "u", stored, oldPK); !errors.Is(err, ErrWrongSecret) {
 		t.Fatalf("old personal key: %v", err)
+	}
+}
+
+// TestResealWithAHandleOfARotatedAwayKeyIsAConflictNotCorruption: a
+// handle opened before another process rotated the account key can still
+// reseal records under its own key (those keep opening: the new account
+// carries it), but it must not rewrite the account, and the refusal is
+// ErrConflict (reopen and retry), not ErrCorrupt, which a front end treats
+// as damaged data. The stored account is left as it was.
+func TestResealWithAHandleOfARotatedAwayKeyIsAConflictNotCorruption(t *testing.T) {
+	ctx := context.Background()
+	v, _ := newTestVault(t, testPolicy(t))
+	accounts := NewMemStore()
+	if _, err := v.EnrollInStore(ctx, accounts, "u", pw1); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := v.UnlockInStore(ctx, accounts, "u", pw1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stale.Close()
+	rs := NewMemRecordStore()
+	sealed, err := stale.Seal("pii", []byte("synthetic record"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.PutRecord(ctx, "u", "pii", sealed, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.ChangePasswordAndRotateInStore(ctx, accounts, "u", pw1, pw2); err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := accounts.Get(ctx, "u")
+	_, err = v.ResealInStore(ctx, stale, rs, accounts, nil)
+	if !errors.Is(err, ErrConflict) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ResealInStore with a rotated-away key: %v, want ErrConflict and not ErrCorrupt", err)
+	}
+	after, _, _ := accounts.Get(ctx, "u")
+	if !bytes.Equal(before, after) {
+		t.Fatal("the stored account was rewritten by a handle of an older key")
+	}
+	cur, err := v.UnlockInStore(ctx, accounts, "u", pw2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if got, err := cur.Open("pii", sealed); err != nil || string(got) != "synthetic record" {
+		t.Fatalf("record sealed by the stale handle: %q, %v", got, err)
 	}
 }

@@ -197,4 +197,10 @@ var mutations = []Mutation{
 	{ID: "disclosure-window-outside-consent", Property: "a package whose validity window is empty or reaches outside its consent is refused, even signed",
 		File: "vault/disclosure/package.go", From: "if !p.expiresAt.After(p.issuedAt) || p.issuedAt.Before(c.GivenAt) || p.expiresAt.After(c.ExpiresAt) {", To: "if false {",
 		Packages: []string{"./vault/disclosure/"}},
+	{ID: "reseal-rotated-away-key-is-corruption", Property: "a reseal by a handle of a rotated-away key is refused as a conflict (ErrConflict), not as corruption",
+		File: "vault/reseal.go", From: "if errors.Is(err, envelope.ErrCommitment) {\n\t\t\treturn fmt.Errorf(\"%w: the stored account is under another key than the handle's\", ErrConflict)", To: "if false {\n\t\t\treturn fmt.Errorf(\"%w: the stored account is under another key than the handle's\", ErrConflict)",
+		Packages: []string{"./vault/"}},
+	{ID: "shred-layered-size-unchecked", Property: "oversized layered bytes are refused before any key look-up or large allocation",
+		File: "shred/shred.go", From: "if len(b) < minLen || len(b) > maxOverhead+maxPlaintext {", To: "if len(b) < minLen {",
+		Packages: []string{"./shred/"}},
 }
