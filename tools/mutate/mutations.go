@@ -203,4 +203,7 @@ var mutations = []Mutation{
 	{ID: "shred-layered-size-unchecked", Property: "oversized layered bytes are refused before any key look-up or large allocation",
 		File: "shred/shred.go", From: "if len(b) < minLen || len(b) > maxOverhead+maxPlaintext {", To: "if len(b) < minLen {",
 		Packages: []string{"./shred/"}},
+	{ID: "disclosure-partner-id-unchecked", Property: "a package opens only for the partner id its consent names, even where two partner ids share a key",
+		File: "vault/disclosure/package.go", From: "if c.PartnerID != o.partnerID || subtle", To: "if false || subtle",
+		Packages: []string{"./vault/disclosure/"}},
 }

@@ -69,3 +69,19 @@ func TestSignedPackageWindowOutsideTheConsentIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageForAnotherPartnerIDIsRefusedEvenUnderTheSameKey: two partner
+// ids that share one HPKE key (one agency, two programmes) still each
+// open only the packages consented to them: the consent's partner id is
+// checked, not only the key it was sealed to.
+func TestPackageForAnotherPartnerIDIsRefusedEvenUnderTheSameKey(t *testing.T) {
+	f := newFixture(t, defaultKEM(), ed25519Signer(7))
+	pkg := f.mustDisclose(consentFor("agency-a", vault.AttrGivenName), t0)
+	other := f.newOpener(f.sk, "agency-a-tax", NewMemoryReplayCache(10))
+	if d, err := other.Open(t.Context(), pkg, testNonce, t0); !errors.Is(err, ErrWrongPartner) || d != nil {
+		t.Fatalf("package for agency-a opened by agency-a-tax under the same key: %v", err)
+	}
+	if _, err := f.open(pkg, testNonce, t0); err != nil {
+		t.Fatalf("the package's own partner: %v", err)
+	}
+}
