@@ -6,6 +6,7 @@
 //	piivault vectors [-dir testdata]
 //	piivault escrow rotate|purge [flags]   (over PostgreSQL; -h for flags)
 //	piivault reseal [flags]                (shred's key table over PostgreSQL)
+//	piivault reseal records [flags]        (vault records, with the escrow key, over PostgreSQL)
 //
 // inspect reads an account record or a sealed record and prints what can
 // be read without any key: format version, generations, stanza types,
@@ -18,7 +19,9 @@
 // lines otherwise), one JSON audit record per account on stdout and a
 // summary record last. Ctrl-C stops cleanly between accounts; running the
 // same command again resumes (accounts already done are skipped), and
-// -resume-after skips the pages the interrupted run finished.
+// -resume-after skips the pages the interrupted run finished. reseal and
+// reseal records (vault records under older account keys, opened with the
+// escrow key through vault.UnlockWithEscrow) work the same way.
 //
 // Exit status: 0 success, 1 failure, 2 usage error. Results go to stdout,
 // diagnostics (progress, errors) to stderr.
@@ -72,7 +75,7 @@ func commands() []command {
 		{"bench", "time KDF, unlock and seal on this machine", runBench},
 		{"vectors", "check that the test vectors in testdata open", runVectors},
 		{"escrow", "escrow rotate / purge over PostgreSQL", runEscrow},
-		{"reseal", "re-wrap shred's user keys under the current data key (PostgreSQL)", runReseal},
+		{"reseal", "re-wrap shred's user keys under the current data key; \"reseal records\": reseal vault records (PostgreSQL)", runReseal},
 	}
 }
 

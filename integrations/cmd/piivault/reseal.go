@@ -47,6 +47,9 @@ func (d *dataKeyFlag) Set(v string) error {
 }
 
 func runReseal(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "records" {
+		return runResealRecords(ctx, e, args[1:])
+	}
 	fs := newFlags(e, "reseal", "-kek-pkcs11 LABEL -current ID=FILE [-older ID=FILE]... -actor WHO -reason WHY [flags]",
 		"Reseal re-wraps every user key of shred's key table (shred.SQLKeyStore on\n"+
 			"PostgreSQL) under the current serverkey data key, after a data key rotation,\n"+
@@ -58,7 +61,9 @@ func runReseal(ctx context.Context, e *env, args []string) error {
 			"the wrapped bytes serverkey.GenerateDataKey returned.\n\n"+
 			"Over PostgreSQL (-dsn or PIIVAULT_DSN), one shard of n if asked. stdout: one JSON\n"+
 			"audit record per user key, then a summary; stderr: progress and errors. Ctrl-C\n"+
-			"stops between keys; run again to resume (or pass -resume-after).")
+			"stops between keys; run again to resume (or pass -resume-after).\n\n"+
+			"\"piivault reseal records\" reseals vault records after account-key rotations,\n"+
+			"with the escrow key: run \"piivault reseal records -h\" for its flags.")
 	dsn := fs.String("dsn", "", "PostgreSQL DSN (default: $PIIVAULT_DSN)")
 	table := fs.String("table", "piivault_shred_keys", "shred key table")
 	shardFlag := fs.String("shard", "", "process shard i of n only (i/n, by SHA-256 of the user id)")
