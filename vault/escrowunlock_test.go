@@ -242,7 +242,8 @@ func (f firstOf) Unwrap(ctx context.Context, stanzas []*envelope.Stanza, b envel
 // RotateAccountKey, an operator with the escrow key and no password
 // reseals every record with UnlockWithEscrow and ResealInStore; the
 // records then open with the user's password under the current key, the
-// older keys are dropped, and a second pass reseals nothing.
+// older keys are dropped (the escrow stanza kept), and a second pass
+// reseals nothing.
 func TestUnlockWithEscrowResealsAfterRotationWithoutPassword(t *testing.T) {
 	ctx := context.Background()
 	escrowRecip, escrowID := newEscrow(t, "k")
@@ -306,6 +307,11 @@ func TestUnlockWithEscrowResealsAfterRotationWithoutPassword(t *testing.T) {
 	}
 	if n := len(h.OlderKeyGenerations()); n != 0 {
 		t.Fatalf("%d older keys left after the escrow reseal, want 0", n)
+	}
+	if eu, err := v.UnlockWithEscrow(ctx, "u", account, escrowID, "ops-bot", "ticket 18"); err != nil {
+		t.Fatalf("escrow stanza lost by the reseal: %v", err)
+	} else {
+		eu.Close()
 	}
 	pu := mustUnlock(t, v, "u", account, pw1)
 	defer pu.Close()
