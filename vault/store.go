@@ -111,14 +111,17 @@ func (m *MemStore) Delete(ctx context.Context, userID string, expectVersion uint
 // # Lost acknowledgements
 //
 // A Put that returns an error other than ErrConflict may still have
-// landed (a timeout, a dropped connection). The helpers then read the
-// account back: the bytes they wrote mean it landed (success); the version
-// they read before (or, for enrollment, no account) means it did not (the
-// error is returned and nothing changed). Anything else, or a failed read,
-// is an error wrapping ErrOutcomeUnknown, and an operation that issued a
-// new personal key returns that key WITH the error, because it may be the
-// only key that opens the stored account: show it to the user. A new
-// personal key is never destroyed while its write might have landed.
+// landed (a timeout, a dropped connection), and may even land after it
+// returned (a cancelled query the database commits anyway). The helpers
+// then read the account back: the bytes they wrote mean it landed
+// (success). Anything else, even the version they read before, or a
+// failed read, is an error wrapping ErrOutcomeUnknown, and an operation
+// that issued a new personal key returns that key WITH the error, because
+// it may be (or become) the only key that opens the stored account: show
+// it to the user, and settle the outcome later with CheckPersonalKey once
+// the Store answers. A new personal key is never destroyed while its
+// write might land. Only ErrConflict (a compare-and-swap that lost, which
+// writes nothing) is a certain failure.
 
 // putAccount writes account with compare-and-swap and settles a failed
 // write by reading back (see "Lost acknowledgements").
@@ -136,7 +139,10 @@ func putAccount(ctx context.Context, s Store, userID string, account []byte, exp
 		return nil // it landed; only the acknowledgement was lost
 	case gerr == nil && expect != 0 && ver == expect,
 		errors.Is(gerr, ErrNotFound) && expect == 0:
-		return storeErr(err) // it did not land: nothing changed
+		// Not there yet, but a write that failed on the client (a
+		// timeout, a cancelled context) may still commit on the server
+		// after this read: the outcome is unknown, not "did not land".
+		return fmt.Errorf("%w: put failed (%w) and has not landed yet; it may still land", ErrOutcomeUnknown, err)
 	case gerr != nil:
 		return fmt.Errorf("%w: put failed (%w) and reading back failed (%w)", ErrOutcomeUnknown, err, gerr)
 	}
