@@ -114,6 +114,9 @@ const maxRecordCASRetries = 4
 // one u was opened from or a rewrite of it under the same key
 // (ErrConflict otherwise). Close every handle opened before the rotation
 // first: a stale handle would seal new records under a dropped key.
+// Dropping the older keys rewrites the account canonically under v's
+// Config: a Vault without Config.Escrow drops the account's escrow stanza
+// too, so run bulk reseals with the deployment's escrow recipient set.
 func (v *Vault) ResealInStore(ctx context.Context, u *Unlocked, rs RecordStore, accounts Store, progress func(done, total int)) (ResealStats, error) {
 	if v.invalid() {
 		return ResealStats{}, errNilVault
