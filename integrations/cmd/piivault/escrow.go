@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -173,20 +172,10 @@ func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error 
 	}
 	p11Module := fs.String("pkcs11-module", "", "PKCS#11 module path (default: $PIIVAULT_PKCS11_MODULE); the PIN is read from $PIIVAULT_PKCS11_PIN only")
 	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label (default: $PIIVAULT_PKCS11_TOKEN)")
-	if err := parse(fs, args); err != nil {
+	if err := parseBulkFlags(e, fs, args, dsn, actor, reason); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return usagef("unexpected arguments %q", fs.Args())
-	}
-	if *dsn == "" {
-		*dsn = e.getenv("PIIVAULT_DSN")
-	}
 	switch {
-	case *dsn == "":
-		return usagef("no database: pass -dsn or set PIIVAULT_DSN")
-	case *actor == "" || *reason == "":
-		return usagef("-actor and -reason are required (they go in every audit record)")
 	case *workers < 1 || *workers > 256:
 		return usagef("-workers %d: want 1..256", *workers)
 	case *batch < 1 || *batch > pgstore.MaxPage:
@@ -259,10 +248,7 @@ func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error 
 		return err
 	}
 	audit := escrow.Audit{Logger: slog.New(slog.NewJSONHandler(e.stdout, nil)), Actor: *actor, Reason: *reason}
-	label := fmt.Sprintf("escrow %s %s", op, shard)
-	if *dryRun {
-		label += " (dry run)"
-	}
+	label := bulkLabel(fmt.Sprintf("escrow %s %s", op, shard), *dryRun)
 	prog := newProgress(e.stderr, e.isTerminal, label, total)
 
 	var (
@@ -315,22 +301,9 @@ func runEscrowBulk(ctx context.Context, e *env, op string, args []string) error 
 	if *dryRun {
 		summary["would_change"] = would
 	}
-	if runErr != nil && cursor != "" {
-		summary["resume_after"] = cursor
-	}
-	if err := json.NewEncoder(e.stdout).Encode(summary); err != nil {
+	if err := endBulkRun(ctx, e, summary, runErr, cursor,
+		"interrupted: every account is valid (old or new state); run the same command again to resume", " to skip the finished pages"); err != nil {
 		return err
-	}
-	if runErr != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(e.stderr, "interrupted: every account is valid (old or new state); run the same command again to resume")
-			if cursor != "" {
-				fmt.Fprintf(e.stderr, ", or add -resume-after %q to skip the finished pages", cursor)
-			}
-			fmt.Fprintln(e.stderr)
-			return errors.New("interrupted")
-		}
-		return runErr
 	}
 	fmt.Fprintf(e.stderr, "%s: %d changed, %d skipped, %d without escrow, %d missing", label, sum.Changed, sum.Skipped, sum.NoEscrow, sum.Missing)
 	if *dryRun {

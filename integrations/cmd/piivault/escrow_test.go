@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hpke"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -225,32 +222,13 @@ func TestEscrowRotateShardsRunConcurrentlyDoEveryAccountOnce(t *testing.T) {
 
 func TestEscrowRotateStopsCleanlyOnInterruptAndResumes(t *testing.T) {
 	f := newFixture(t, 150, 0)
-	cmd := exec.Command(binPath, f.rotateArgs("-dsn", f.dsn, "-batch", "10", "-workers", "1")...)
-	var so bytes.Buffer
-	cmd.Stdout = &so
-	se, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var errText strings.Builder
-	sc := bufio.NewScanner(se)
-	signalled := false
-	for sc.Scan() {
-		errText.WriteString(sc.Text() + "\n")
-		if !signalled && strings.Contains(sc.Text(), "(10%)") {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			signalled = true
-		}
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "exit: %v; stderr: %s", err, errText.String())
-	require.Equal(t, 1, ee.ExitCode())
-	require.Contains(t, errText.String(), "interrupted: every account is valid")
-	byUser, sum := records(t, so.String())
+	stdout, stderr := runBinInterrupted(t, f.rotateArgs("-dsn", f.dsn, "-batch", "10", "-workers", "1")...)
+	require.Contains(t, stderr, "interrupted: every account is valid")
+	byUser, sum := records(t, stdout)
 	require.Equal(t, false, sum["complete"])
 	cursor, _ := sum["resume_after"].(string)
-	require.NotEmpty(t, cursor, "stderr: %s", errText.String())
-	require.Contains(t, errText.String(), fmt.Sprintf("-resume-after %q", cursor))
+	require.NotEmpty(t, cursor, "stderr: %s", stderr)
+	require.Contains(t, stderr, fmt.Sprintf("-resume-after %q", cursor))
 	first := f.onNewKey(t, f.ids)
 	require.Less(t, first, len(f.ids), "the interrupt stopped the run early")
 	require.GreaterOrEqual(t, first, 15)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -67,6 +69,34 @@ func runBin(t *testing.T, stdin []byte, envv []string, args ...string) result {
 		t.Fatal(err)
 	}
 	return result{code, so.String(), se.String()}
+}
+
+// runBinInterrupted runs the built binary with args, sends it SIGINT once
+// its progress reaches 10%, and requires that it then exits with code 1.
+// It returns what the run wrote to stdout and stderr.
+func runBinInterrupted(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	var so bytes.Buffer
+	cmd.Stdout = &so
+	se, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var errText strings.Builder
+	sc := bufio.NewScanner(se)
+	signalled := false
+	for sc.Scan() {
+		errText.WriteString(sc.Text() + "\n")
+		if !signalled && strings.Contains(sc.Text(), "(10%)") {
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			signalled = true
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "exit: %v; stderr: %s", err, errText.String())
+	require.Equal(t, 1, ee.ExitCode())
+	return so.String(), errText.String()
 }
 
 // golden compares got with testdata/golden/name (rewritten with -update).

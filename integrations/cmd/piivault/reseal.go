@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,20 +77,10 @@ func runReseal(ctx context.Context, e *env, args []string) error {
 	var current, older dataKeyFlag
 	fs.Var(&current, "current", "the current data key: ID=FILE (wrapped bytes)")
 	fs.Var(&older, "older", "an older data key still in use, ID=FILE; repeat, newest first")
-	if err := parse(fs, args); err != nil {
+	if err := parseBulkFlags(e, fs, args, dsn, actor, reason); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return usagef("unexpected arguments %q", fs.Args())
-	}
-	if *dsn == "" {
-		*dsn = e.getenv("PIIVAULT_DSN")
-	}
 	switch {
-	case *dsn == "":
-		return usagef("no database: pass -dsn or set PIIVAULT_DSN")
-	case *actor == "" || *reason == "":
-		return usagef("-actor and -reason are required (they go in every audit record)")
 	case len(current.keys) != 1:
 		return usagef("exactly one -current ID=FILE is required")
 	case *kekLabel == "":
@@ -148,10 +137,7 @@ func runReseal(ctx context.Context, e *env, args []string) error {
 	if err := db.QueryRowContext(ctx, q, qargs...).Scan(&total); err != nil {
 		return fmt.Errorf("count: %w", err)
 	}
-	label := "reseal " + shard.String()
-	if *dryRun {
-		label += " (dry run)"
-	}
+	label := bulkLabel("reseal "+shard.String(), *dryRun)
 	a := &auditedKeys{
 		inner: keys, shard: shard, kr: kr, dryRun: *dryRun,
 		log:  slog.New(slog.NewJSONHandler(e.stdout, nil)),
@@ -179,22 +165,9 @@ func runReseal(ctx context.Context, e *env, args []string) error {
 	if *dryRun {
 		summary["would_reseal"] = a.would
 	}
-	if runErr != nil && p.Cursor != "" {
-		summary["resume_after"] = p.Cursor
-	}
-	if err := json.NewEncoder(e.stdout).Encode(summary); err != nil {
+	if err := endBulkRun(ctx, e, summary, runErr, p.Cursor,
+		"interrupted: every key is valid (old or new data key); run the same command again to resume", ""); err != nil {
 		return err
-	}
-	if runErr != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(e.stderr, "interrupted: every key is valid (old or new data key); run the same command again to resume")
-			if p.Cursor != "" {
-				fmt.Fprintf(e.stderr, ", or add -resume-after %q", p.Cursor)
-			}
-			fmt.Fprintln(e.stderr)
-			return errors.New("interrupted")
-		}
-		return runErr
 	}
 	fmt.Fprintf(e.stderr, "%s: %d resealed, %d current, %d conflicts", label, p.Rotated, a.current, p.Conflicts)
 	if *dryRun {

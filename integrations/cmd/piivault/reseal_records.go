@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,20 +64,10 @@ func runResealRecords(ctx context.Context, e *env, args []string) error {
 	p11Module := fs.String("pkcs11-module", "", "PKCS#11 module path (default: $PIIVAULT_PKCS11_MODULE); the PIN is read from $PIIVAULT_PKCS11_PIN only")
 	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label (default: $PIIVAULT_PKCS11_TOKEN)")
 	vaultAudit := fs.String("vault-audit", "", "also append the vault's own audit events (unlock_with_escrow, reseal) to this file, as JSON lines")
-	if err := parse(fs, args); err != nil {
+	if err := parseBulkFlags(e, fs, args, dsn, actor, reason); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return usagef("unexpected arguments %q", fs.Args())
-	}
-	if *dsn == "" {
-		*dsn = e.getenv("PIIVAULT_DSN")
-	}
 	switch {
-	case *dsn == "":
-		return usagef("no database: pass -dsn or set PIIVAULT_DSN")
-	case *actor == "" || *reason == "":
-		return usagef("-actor and -reason are required (they go in every audit record)")
 	case *batch < 1 || *batch > pgstore.MaxPage:
 		return usagef("-batch %d: want 1..%d", *batch, pgstore.MaxPage)
 	case *keyFile != "" && *keyHSM != "":
@@ -139,10 +128,7 @@ func runResealRecords(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	label := fmt.Sprintf("reseal records %s", shard)
-	if *dryRun {
-		label += " (dry run)"
-	}
+	label := bulkLabel(fmt.Sprintf("reseal records %s", shard), *dryRun)
 	prog := newProgress(e.stderr, e.isTerminal, label, total)
 	rr := &recordsResealer{
 		v: v, id: id, store: store, dryRun: *dryRun, actor: *actor, reason: *reason,
@@ -188,22 +174,9 @@ pages:
 	if *dryRun {
 		summary["would_reseal_records"] = st.wouldRecords
 	}
-	if runErr != nil && cursor != "" {
-		summary["resume_after"] = cursor
-	}
-	if err := json.NewEncoder(e.stdout).Encode(summary); err != nil {
+	if err := endBulkRun(ctx, e, summary, runErr, cursor,
+		"interrupted: every record opens (old or new key); run the same command again to resume", " to skip the finished accounts"); err != nil {
 		return err
-	}
-	if runErr != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(e.stderr, "interrupted: every record opens (old or new key); run the same command again to resume")
-			if cursor != "" {
-				fmt.Fprintf(e.stderr, ", or add -resume-after %q to skip the finished accounts", cursor)
-			}
-			fmt.Fprintln(e.stderr)
-			return errors.New("interrupted")
-		}
-		return runErr
 	}
 	fmt.Fprintf(e.stderr, "%s: %d accounts, %d resealed (%d records), %d current, %d without escrow, %d missing, %d conflicts",
 		label, st.accounts, st.resealedAccounts, st.records, st.current, st.noEscrow, st.missing, st.conflicts)

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/hpke"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -324,32 +319,13 @@ func TestResealRecordsShardsRunConcurrentlyDoEveryAccountOnce(t *testing.T) {
 // run finishes, and no record is resealed twice over the two runs.
 func TestResealRecordsStopsCleanlyOnInterruptAndResumes(t *testing.T) {
 	f := newRecFixture(t, 100, 0, 0)
-	cmd := exec.Command(binPath, f.args("-batch", "10")...)
-	var so bytes.Buffer
-	cmd.Stdout = &so
-	se, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var errText strings.Builder
-	sc := bufio.NewScanner(se)
-	signalled := false
-	for sc.Scan() {
-		errText.WriteString(sc.Text() + "\n")
-		if !signalled && strings.Contains(sc.Text(), "(10%)") {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			signalled = true
-		}
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "exit: %v; stderr: %s", err, errText.String())
-	require.Equal(t, 1, ee.ExitCode())
-	require.Contains(t, errText.String(), "interrupted: every record opens")
-	_, sum := records(t, so.String())
+	stdout, stderr := runBinInterrupted(t, f.args("-batch", "10")...)
+	require.Contains(t, stderr, "interrupted: every record opens")
+	_, sum := records(t, stdout)
 	require.Equal(t, false, sum["complete"])
 	cursor, _ := sum["resume_after"].(string)
-	require.NotEmpty(t, cursor, "stderr: %s", errText.String())
-	require.Contains(t, errText.String(), fmt.Sprintf("-resume-after %q", cursor))
+	require.NotEmpty(t, cursor, "stderr: %s", stderr)
+	require.Contains(t, stderr, fmt.Sprintf("-resume-after %q", cursor))
 	first := sum["records_resealed"].(float64)
 	require.Less(t, first, float64(3*len(f.rotated)), "the interrupt stopped the run early")
 	for _, uid := range f.rotated {
