@@ -71,6 +71,18 @@ func (h *Header) verify(key []byte, b Binding) error {
 	return nil
 }
 
+// verifyBound checks, in this order, that h is not nil (ErrMalformed), that
+// b is a valid binding, and that h verifies under key and b (verify).
+func (h *Header) verifyBound(key []byte, b Binding) error {
+	if h == nil {
+		return fmt.Errorf("envelope: nil header: %w", ErrMalformed)
+	}
+	if err := checkBinding(b); err != nil {
+		return err
+	}
+	return h.verify(key, b)
+}
+
 // WrapKey wraps key for every recipient under b and returns a header
 // committed to key and authenticated (HMAC) under a subkey of it, with b
 // bound into the MAC. At least one recipient and at most MaxStanzas stanzas
@@ -119,13 +131,7 @@ func (h *Header) OlderKeyGenerations() []uint32 {
 // OlderKeys verifies h under key and b (ErrCommitment, ErrHeaderAuth) and
 // returns the older keys it carries, newest first. The caller clears them.
 func (h *Header) OlderKeys(key []byte, b Binding) ([]OlderKey, error) {
-	if h == nil {
-		return nil, fmt.Errorf("envelope: nil header: %w", ErrMalformed)
-	}
-	if err := checkBinding(b); err != nil {
-		return nil, err
-	}
-	if err := h.verify(key, b); err != nil {
+	if err := h.verifyBound(key, b); err != nil {
 		return nil, err
 	}
 	out := make([]OlderKey, 0, len(h.older))
@@ -162,13 +168,7 @@ type RewrapOptions struct {
 // checked: ErrCommitment, ErrHeaderAuth). At most one password stanza may
 // result (ErrMalformed). h is not modified.
 func (h *Header) RewrapWith(ctx context.Context, key []byte, b Binding, opts RewrapOptions) (*Header, error) {
-	if h == nil {
-		return nil, fmt.Errorf("envelope: nil header: %w", ErrMalformed)
-	}
-	if err := checkBinding(b); err != nil {
-		return nil, err
-	}
-	if err := h.verify(key, b); err != nil {
+	if err := h.verifyBound(key, b); err != nil {
 		return nil, err
 	}
 	if h.generation == math.MaxUint64 {
@@ -364,13 +364,7 @@ func (h *Header) Rewrap(ctx context.Context, key []byte, b Binding, keep func(*S
 	if h != nil && h.Version() == Version3 {
 		return h.RewrapWith(ctx, key, b, RewrapOptions{Keep: keep, Add: add})
 	}
-	if h == nil {
-		return nil, fmt.Errorf("envelope: nil header: %w", ErrMalformed)
-	}
-	if err := checkBinding(b); err != nil {
-		return nil, err
-	}
-	if err := h.verify(key, b); err != nil {
+	if err := h.verifyBound(key, b); err != nil {
 		return nil, err
 	}
 	nh := &Header{}
