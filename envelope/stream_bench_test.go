@@ -13,6 +13,7 @@ import (
 	"github.com/piivault/piivault/internal/fipstest"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/streamingaead"
+	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 const benchStreamSize = 64 << 20
@@ -29,20 +30,7 @@ const benchStreamSize = 64 << 20
 //	benchstat -col /impl -row /op,/chunk -filter '.unit:cpu-ns/op' s.txt
 func BenchmarkStream(b *testing.B) {
 	fipstest.Skip(b, fipstest.CallerGCMNonce) // raw GCM and tink
-	pt := bytes.Repeat([]byte{0x5a}, benchStreamSize)
-	k, err := NewRecordKey(bytes.Repeat([]byte{1}, KeySize), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kh, err := keyset.NewHandle(streamingaead.AES256GCMHKDF1MBKeyTemplate())
-	if err != nil {
-		b.Fatal(err)
-	}
-	tsa, err := streamingaead.New(kh)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ad := appendBinding(nil, bindPII)
+	pt, k, tsa, ad := newStreamBench(b)
 	for _, chunk := range []int{64 << 10, 1 << 20} {
 		var sealed bytes.Buffer
 		w, _ := k.NewStreamWriter(&sealed, bindPII, chunk)
@@ -190,20 +178,7 @@ func rawGCMChunks(pt []byte, chunk int) [][]byte {
 // faster), so that load changes on a shared machine hit all alike.
 func BenchmarkStreamVsRaw(b *testing.B) {
 	fipstest.Skip(b, fipstest.CallerGCMNonce) // raw GCM and tink
-	pt := bytes.Repeat([]byte{0x5a}, benchStreamSize)
-	k, err := NewRecordKey(bytes.Repeat([]byte{1}, KeySize), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kh, err := keyset.NewHandle(streamingaead.AES256GCMHKDF1MBKeyTemplate())
-	if err != nil {
-		b.Fatal(err)
-	}
-	tsa, err := streamingaead.New(kh)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ad := appendBinding(nil, bindPII)
+	pt, k, tsa, ad := newStreamBench(b)
 	var tsealed bytes.Buffer
 	tw, _ := tsa.NewEncryptingWriter(&tsealed, ad)
 	tw.Write(pt)
@@ -324,4 +299,24 @@ func BenchmarkStreamVsRaw(b *testing.B) {
 			})
 		}
 	}
+}
+
+// newStreamBench is the setup both stream benchmarks share: the plaintext,
+// a record key, tink's AES256_GCM_HKDF_1MB streaming AEAD, and the binding
+// as tink's associated data.
+func newStreamBench(b *testing.B) (pt []byte, k *RecordKey, tsa tink.StreamingAEAD, ad []byte) {
+	pt = bytes.Repeat([]byte{0x5a}, benchStreamSize)
+	k, err := NewRecordKey(bytes.Repeat([]byte{1}, KeySize), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kh, err := keyset.NewHandle(streamingaead.AES256GCMHKDF1MBKeyTemplate())
+	if err != nil {
+		b.Fatal(err)
+	}
+	tsa, err = streamingaead.New(kh)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pt, k, tsa, appendBinding(nil, bindPII)
 }
