@@ -35,6 +35,8 @@
 //
 // Streams (NewStreamWriter, NewStreamReader) seal data of any length in
 // constant memory, at the speed of AES-GCM over the same chunk size.
+// OpenStreamBytes opens a stream held in memory all or nothing, decrypting
+// straight into the caller's buffer.
 //
 // # Backwards compatibility
 //

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 )
 
 // Stream format (FORMAT.md section 5): a header, then chunks of a fixed
@@ -271,16 +272,14 @@ func (sw *StreamWriter) Close() error {
 // StreamReader opens a stream sealed by a StreamWriter; see
 // RecordKey.NewStreamReader. It is not safe for concurrent use.
 type StreamReader struct {
-	r      io.Reader
-	aead   cipher.AEAD
-	module bool
-	chunk  int
-	buf    []byte // one sealed chunk and one byte of look-ahead
-	have   int    // bytes in buf
-	pt     []byte // verified plaintext not yet returned (inside buf)
-	index  uint64
-	ad     [9]byte
-	err    error // sticky; io.EOF after the last chunk
+	streamOpener
+	r     io.Reader
+	buf   []byte // one sealed chunk and one byte of look-ahead
+	have  int    // bytes in buf
+	pt    []byte // verified plaintext not yet returned (inside buf)
+	index uint64
+	ad    [9]byte
+	err   error // sticky; io.EOF after the last chunk
 }
 
 // NewStreamReader reads and checks a stream header from r (magic, version,
@@ -307,15 +306,7 @@ func (k *RecordKey) NewStreamReader(r io.Reader, b Binding) (*StreamReader, erro
 // commitment matches. It fails with ErrGeneration when no key is of the
 // stream's generation, with ErrCommitment when none of those matches.
 func NewStreamReaderWithKeys(r io.Reader, b Binding, keys ...*RecordKey) (*StreamReader, error) {
-	for _, k := range keys {
-		if err := k.usable(); err != nil {
-			return nil, err
-		}
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("envelope: no key to open a stream: %w", ErrInvalidKey)
-	}
-	if err := checkBinding(b); err != nil {
+	if err := checkStreamKeys(b, keys); err != nil {
 		return nil, err
 	}
 	var hdr [StreamHeaderSize]byte
@@ -325,9 +316,45 @@ func NewStreamReaderWithKeys(r io.Reader, b Binding, keys ...*RecordKey) (*Strea
 		}
 		return nil, fmt.Errorf("envelope: reading stream header: %w", err)
 	}
-	gen, chunk, err := parseStreamHeader(hdr[:])
+	o, err := openStreamHeader(hdr[:], b, keys)
 	if err != nil {
 		return nil, err
+	}
+	// Allocated only now: after the commitment proved the header was
+	// written with this key, so a forged header cannot make us allocate.
+	return &StreamReader{streamOpener: o, r: r,
+		buf: make([]byte, StreamChunkOverhead+o.chunk+1)}, nil
+}
+
+// streamOpener is what a checked stream header gives: the stream's AEAD
+// and chunk size.
+type streamOpener struct {
+	aead   cipher.AEAD
+	module bool // aead takes nonce || ciphertext || tag (FIPS 140-3 mode)
+	chunk  int
+}
+
+// checkStreamKeys checks an opener's keys and binding, before it reads
+// anything.
+func checkStreamKeys(b Binding, keys []*RecordKey) error {
+	for _, k := range keys {
+		if err := k.usable(); err != nil {
+			return err
+		}
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("envelope: no key to open a stream: %w", ErrInvalidKey)
+	}
+	return checkBinding(b)
+}
+
+// openStreamHeader checks a stream header (StreamHeaderSize bytes) against
+// keys and b, in the order NewStreamReaderWithKeys documents, and returns
+// the stream's AEAD.
+func openStreamHeader(hdr []byte, b Binding, keys []*RecordKey) (streamOpener, error) {
+	gen, chunk, err := parseStreamHeader(hdr)
+	if err != nil {
+		return streamOpener{}, err
 	}
 	var encKey, commitment [32]byte
 	defer clear(encKey[:])
@@ -339,27 +366,113 @@ func NewStreamReaderWithKeys(r io.Reader, b Binding, keys ...*RecordKey) (*Strea
 		}
 		sawGen = true
 		if err := k.streamKeys(hdr[:streamInfoSize], b, &encKey, &commitment); err != nil {
-			return nil, err
+			return streamOpener{}, err
 		}
-		if subtle.ConstantTimeCompare(commitment[:], hdr[streamInfoSize:]) == 1 {
+		if subtle.ConstantTimeCompare(commitment[:], hdr[streamInfoSize:StreamHeaderSize]) == 1 {
 			key = k
 			break
 		}
 	}
 	switch {
 	case !sawGen:
-		return nil, fmt.Errorf("envelope: stream of key generation %d, no key of that generation: %w", gen, ErrGeneration)
+		return streamOpener{}, fmt.Errorf("envelope: stream of key generation %d, no key of that generation: %w", gen, ErrGeneration)
 	case key == nil:
-		return nil, fmt.Errorf("envelope: stream commitment does not match this key and binding: %w", ErrCommitment)
+		return streamOpener{}, fmt.Errorf("envelope: stream commitment does not match this key and binding: %w", ErrCommitment)
 	}
 	aead, err := streamAEAD(encKey[:], key.fips)
 	if err != nil {
+		return streamOpener{}, err
+	}
+	return streamOpener{aead: aead, module: key.fips, chunk: chunk}, nil
+}
+
+// openChunk verifies and decrypts one sealed chunk (nonce || ciphertext ||
+// tag) of index i, appending its plaintext to dst. Go's GCM clears what it
+// wrote to dst when the tag does not verify.
+func (o *streamOpener) openChunk(dst, sealed []byte, ad *[9]byte, i uint64, last bool) ([]byte, error) {
+	a := chunkAD(ad, i, last)
+	var pt []byte
+	var err error
+	if o.module {
+		// The module's random-nonce GCM takes nonce || ciphertext || tag.
+		pt, err = o.aead.Open(dst, nil, sealed, a)
+	} else {
+		pt, err = o.aead.Open(dst, sealed[:gcmNonceSize], sealed[gcmNonceSize:], a)
+	}
+	if err != nil {
+		what := "altered, reordered, dropped or from another stream"
+		if last {
+			what = "altered, truncated or extended"
+		}
+		return nil, fmt.Errorf("envelope: stream chunk %d %s: %w", i, what, ErrPayloadAuth)
+	}
+	if last && len(pt) == len(dst) && i > 0 {
+		// Writers never end on an empty chunk after data.
+		return nil, fmt.Errorf("envelope: stream ends on an empty chunk: %w", ErrMalformed)
+	}
+	return pt, nil
+}
+
+// OpenStreamBytes opens a whole stream held in memory, sealed by a
+// StreamWriter under k for b, and appends its plaintext to dst. It makes
+// the checks of NewStreamReader and StreamReader.Read, in the same order
+// and with the same errors, but releases nothing unless the whole stream
+// is authentic: on any error it returns nil, and what it wrote into dst's
+// spare capacity is cleared. Chunks are decrypted straight from stream
+// into dst, with no copy in between; if dst's spare capacity overlaps
+// stream, a new buffer is used instead. It needs memory for the whole
+// plaintext (at most len(stream)); for a stream of unknown or unbounded
+// size use NewStreamReader.
+func (k *RecordKey) OpenStreamBytes(dst, stream []byte, b Binding) ([]byte, error) {
+	return OpenStreamBytesWithKeys(dst, stream, b, k)
+}
+
+// OpenStreamBytesWithKeys is OpenStreamBytes for a caller that holds the
+// keys of several generations, as NewStreamReaderWithKeys.
+func OpenStreamBytesWithKeys(dst, stream []byte, b Binding, keys ...*RecordKey) ([]byte, error) {
+	if err := checkStreamKeys(b, keys); err != nil {
 		return nil, err
 	}
-	// Allocated only now: after the commitment proved the header was
-	// written with this key, so a forged header cannot make us allocate.
-	return &StreamReader{r: r, aead: aead, module: key.fips, chunk: chunk,
-		buf: make([]byte, StreamChunkOverhead+chunk+1)}, nil
+	if len(stream) < StreamHeaderSize {
+		return nil, fmt.Errorf("envelope: stream shorter than its header: %w", ErrMalformed)
+	}
+	o, err := openStreamHeader(stream[:StreamHeaderSize], b, keys)
+	if err != nil {
+		return nil, err
+	}
+	body := stream[StreamHeaderSize:]
+	full := StreamChunkOverhead + o.chunk
+	// The plaintext is body less each chunk's overhead: shorter than the
+	// stream the caller already holds, so no length read from the stream
+	// decides an allocation.
+	chunks := (len(body) + full - 1) / full
+	ptLen := max(len(body)-chunks*StreamChunkOverhead, 0)
+	start := len(dst)
+	out := slices.Grow(dst, ptLen)
+	if anyOverlap(out[start:start+ptLen], stream) {
+		out = append(make([]byte, 0, start+ptLen), dst...)
+	}
+	var ad [9]byte
+	for i := uint64(0); ; i++ {
+		// Every chunk but the last is full, and a full chunk followed by
+		// more bytes is not the last (as StreamReader decides).
+		last := len(body) <= full
+		n := min(len(body), full)
+		if n < StreamChunkOverhead {
+			clear(out[start:])
+			return nil, fmt.Errorf("envelope: stream truncated (chunk %d incomplete or missing): %w", i, ErrPayloadAuth)
+		}
+		next, err := o.openChunk(out, body[:n], &ad, i, last)
+		if err != nil {
+			clear(out[start:]) // the chunks before; GCM cleared its own
+			return nil, err
+		}
+		out = next
+		if last {
+			return out, nil
+		}
+		body = body[n:]
+	}
 }
 
 // StreamGeneration reads the key generation named by a stream header (its
@@ -416,26 +529,15 @@ func (sr *StreamReader) next() error {
 	if n < StreamChunkOverhead {
 		return fmt.Errorf("envelope: stream truncated (chunk %d incomplete or missing): %w", sr.index, ErrPayloadAuth)
 	}
-	ad := chunkAD(&sr.ad, sr.index, last)
-	var pt []byte
-	var err error
+	// Opened in place: the plaintext starts where the module's nonce or
+	// our ciphertext does (an exact overlap).
+	dst := sr.buf[gcmNonceSize:gcmNonceSize]
 	if sr.module {
-		// The module's random-nonce GCM takes nonce || ciphertext || tag
-		// and writes the plaintext from the start of its input.
-		pt, err = sr.aead.Open(sr.buf[:0], nil, sr.buf[:n], ad)
-	} else {
-		pt, err = sr.aead.Open(sr.buf[gcmNonceSize:gcmNonceSize], sr.buf[:gcmNonceSize], sr.buf[gcmNonceSize:n], ad)
+		dst = sr.buf[:0]
 	}
+	pt, err := sr.openChunk(dst, sr.buf[:n], &sr.ad, sr.index, last)
 	if err != nil {
-		what := "altered, reordered, dropped or from another stream"
-		if last {
-			what = "altered, truncated or extended"
-		}
-		return fmt.Errorf("envelope: stream chunk %d %s: %w", sr.index, what, ErrPayloadAuth)
-	}
-	if last && len(pt) == 0 && sr.index > 0 {
-		// Writers never end on an empty chunk after data.
-		return fmt.Errorf("envelope: stream ends on an empty chunk: %w", ErrMalformed)
+		return err
 	}
 	sr.index++
 	sr.pt = pt

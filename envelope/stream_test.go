@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/piivault/piivault/internal/fipstest"
@@ -48,7 +49,18 @@ func sealStream(t testing.TB, k *RecordKey, b Binding, chunk int, pt []byte, spl
 
 // openStream opens a stream and returns what it released before the end or
 // the first error, reading in pieces of the sizes read returns (nil: WriteTo).
+// Every call also opens the stream with OpenStreamBytes and returns an
+// error of no class if the two disagree, so every test of the reader tests
+// the in-memory opener too (see checkStreamBytesAgrees).
 func openStream(k *RecordKey, b Binding, stream []byte, read func() int) ([]byte, error) {
+	got, err := openStreamReader(k, b, stream, read)
+	if d := checkStreamBytesAgrees(k, b, stream, got, err); d != nil {
+		return got, d
+	}
+	return got, err
+}
+
+func openStreamReader(k *RecordKey, b Binding, stream []byte, read func() int) ([]byte, error) {
 	r, err := k.NewStreamReader(bytes.NewReader(stream), b)
 	if err != nil {
 		return nil, err
@@ -69,6 +81,40 @@ func openStream(k *RecordKey, b Binding, stream []byte, read func() int) ([]byte
 			return got.Bytes(), err
 		}
 	}
+}
+
+// streamErrorClasses are the errors a caller tells apart with errors.Is.
+var streamErrorClasses = []error{ErrMalformed, ErrVersion, ErrGeneration, ErrTooLarge,
+	ErrCommitment, ErrPayloadAuth, ErrInvalidKey, ErrInvalidBinding}
+
+// checkStreamBytesAgrees opens stream with OpenStreamBytes, appending to a
+// dst that has a prefix and spare capacity, and checks it against what the
+// reader gave (all of the plaintext and nil, or an error): the same
+// plaintext after dst's prefix, or nil and an error of the same classes
+// with nothing left in dst's spare capacity. It returns a description of
+// any difference, wrapping no error class.
+func checkStreamBytesAgrees(k *RecordKey, b Binding, stream, readerGot []byte, readerErr error) error {
+	dst := make([]byte, 3, 3+len(stream)+8)
+	copy(dst, "dst")
+	out, err := k.OpenStreamBytes(dst, stream, b)
+	if readerErr == nil {
+		if err != nil || string(out[:3]) != "dst" || !bytes.Equal(out[3:], readerGot) {
+			return fmt.Errorf("OpenStreamBytes disagrees with the reader, which opened %d bytes: %d bytes, %v", len(readerGot), len(out), err)
+		}
+		return nil
+	}
+	if err == nil || out != nil {
+		return fmt.Errorf("OpenStreamBytes opened (%d bytes) what the reader refused (%v)", len(out), readerErr)
+	}
+	for _, class := range streamErrorClasses {
+		if errors.Is(err, class) != errors.Is(readerErr, class) {
+			return fmt.Errorf("OpenStreamBytes refused with %q, the reader with %q", err.Error(), readerErr.Error())
+		}
+	}
+	if string(dst[:3]) != "dst" || slices.ContainsFunc(dst[3:cap(dst)], func(c byte) bool { return c != 0 }) {
+		return fmt.Errorf("OpenStreamBytes left plaintext in dst's spare capacity after refusing (%v)", err)
+	}
+	return nil
 }
 
 func streamChunks(stream []byte, chunk int) (header []byte, chunks [][]byte) {
@@ -502,5 +548,67 @@ func TestStreamReaderStopsOnAReaderThatMakesNoProgress(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if !errors.Is(err, io.ErrNoProgress) || len(got) != 32 {
 		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+}
+
+// TestOpenStreamBytesReleasesNothingOfAStreamThatFailsAnywhere: where the
+// reader has already released the verified chunks before a bad last chunk,
+// OpenStreamBytes returns nil and leaves no plaintext in dst (every other
+// test of the reader checks OpenStreamBytes the same way, through
+// openStream).
+func TestOpenStreamBytesReleasesNothingOfAStreamThatFailsAnywhere(t *testing.T) {
+	k := testStreamKey(t, 0, "all-or-nothing")
+	pt := bytes.Repeat([]byte{0xee}, 100)
+	s := sealStream(t, k, bindPII, 16, pt, nil)
+	s[len(s)-1] ^= 1 // the last chunk's tag
+	got, err := openStreamReader(k, bindPII, s, nil)
+	if !errors.Is(err, ErrPayloadAuth) || len(got) != 96 {
+		t.Fatalf("reader: %d bytes, %v (want the 6 verified chunks, then ErrPayloadAuth)", len(got), err)
+	}
+	dst := make([]byte, 0, 200)
+	out, err := k.OpenStreamBytes(dst, s, bindPII)
+	if !errors.Is(err, ErrPayloadAuth) || out != nil {
+		t.Fatalf("OpenStreamBytes: %d bytes, %v", len(out), err)
+	}
+	if bytes.Contains(dst[:cap(dst)], []byte{0xee}) {
+		t.Fatal("plaintext of the verified chunks left in dst's spare capacity")
+	}
+}
+
+// TestOpenStreamBytesWithDstInsideTheStreamNeitherPanicsNorCorrupts: dst
+// may share memory with the stream (a caller reusing the buffer it read
+// the stream into); the plaintext then goes to a new buffer, the stream's
+// bytes are left as they were, and crypto/cipher never sees an inexact
+// overlap (it would panic).
+func TestOpenStreamBytesWithDstInsideTheStreamNeitherPanicsNorCorrupts(t *testing.T) {
+	k := testStreamKey(t, 0, "overlap")
+	pt := streamPlaintext(200)
+	s := sealStream(t, k, bindPII, 16, pt, nil)
+	orig := bytes.Clone(s)
+	for _, at := range []int{0, 1, StreamHeaderSize, StreamHeaderSize + 12, len(s) / 2} {
+		out, err := k.OpenStreamBytes(s[at:at], s, bindPII)
+		if err != nil || !bytes.Equal(out, pt) {
+			t.Fatalf("dst at %d: %d bytes, %v", at, len(out), err)
+		}
+		if !bytes.Equal(s, orig) {
+			t.Fatalf("dst at %d: the stream's bytes changed", at)
+		}
+	}
+}
+
+// TestOpenStreamBytesWithKeysPicksTheStreamsGeneration: with the keys of
+// several generations, the stream's own opens it; without it, ErrGeneration.
+func TestOpenStreamBytesWithKeysPicksTheStreamsGeneration(t *testing.T) {
+	k1, k2 := testStreamKey(t, 1, "g1"), testStreamKey(t, 2, "g2")
+	pt := streamPlaintext(50)
+	s := sealStream(t, k1, bindPII, 16, pt, nil)
+	if out, err := OpenStreamBytesWithKeys(nil, s, bindPII, k2, k1); err != nil || !bytes.Equal(out, pt) {
+		t.Fatalf("%d bytes, %v", len(out), err)
+	}
+	if _, err := OpenStreamBytesWithKeys(nil, s, bindPII, k2); !errors.Is(err, ErrGeneration) {
+		t.Fatalf("without the stream's generation: %v", err)
+	}
+	if _, err := OpenStreamBytesWithKeys(nil, s, bindPII); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("no key: %v", err)
 	}
 }

@@ -100,6 +100,41 @@ func (u *Unlocked) OpenStream(r io.Reader, label string) (io.Reader, error) {
 	return &streamReader{sr: sr}, nil
 }
 
+// OpenStreamBytes opens a whole stream sealed by SealStream, held in
+// memory, for the same user id and label, under the current account key or
+// an older one the account carries, with OpenStream's checks and errors.
+// Unlike OpenStream's reader it is all or nothing: it returns the
+// plaintext only when every chunk verified, and nil (with nothing of the
+// plaintext left in memory it allocated) on any error. It needs memory for
+// the whole plaintext, which is shorter than sealed; for a stream of
+// unknown or unbounded size use OpenStream.
+func (u *Unlocked) OpenStreamBytes(label string, sealed []byte) ([]byte, error) {
+	if u == nil {
+		return nil, errNilUnlocked
+	}
+	if err := checkLabel(label); err != nil {
+		return nil, err
+	}
+	gen, err := envelope.StreamGeneration(sealed)
+	if err != nil {
+		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
+	}
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.rk == nil {
+		return nil, ErrClosed
+	}
+	rk, err := u.keyForGeneration(gen, "stream")
+	if err != nil {
+		return nil, err
+	}
+	pt, err := rk.OpenStreamBytes(nil, sealed, envelope.Binding{UserID: u.userID, Label: label})
+	if err != nil {
+		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
+	}
+	return pt, nil
+}
+
 // keyForGeneration is keyFor for a generation read from a stream header.
 // The caller holds u.mu.
 func (u *Unlocked) keyForGeneration(gen uint32, what string) (*envelope.RecordKey, error) {

@@ -180,3 +180,49 @@ func ExampleUnlocked_SealStream() {
 	fmt.Println(len(image) > MaxRecordSize, bytes.Equal(out.Bytes(), image))
 	// Output: true true
 }
+
+// TestOpenStreamBytesIsAllOrNothingWithOpenStreamsChecks: the in-memory
+// opener gives back exactly what was sealed, across a rotation, and
+// refuses what OpenStream refuses with the same errors; a damaged last
+// chunk gives no plaintext at all (OpenStream's reader has released the
+// verified chunks before it by then).
+func TestOpenStreamBytesIsAllOrNothingWithOpenStreamsChecks(t *testing.T) {
+	v, account, u := streamTestAccount(t)
+	pt := bytes.Repeat([]byte("page"), 50_000) // 200 KB: four chunks
+	s := sealVaultStream(t, u, "id-document", pt)
+	if got, err := u.OpenStreamBytes("id-document", s); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("open: %d bytes, %v", len(got), err)
+	}
+	bad := bytes.Clone(s)
+	bad[len(bad)-1] ^= 1
+	if got, err := u.OpenStreamBytes("id-document", bad); got != nil || !errors.Is(err, ErrCorrupt) || !errors.Is(err, envelope.ErrPayloadAuth) {
+		t.Fatalf("damaged last chunk: %d bytes, %v", len(got), err)
+	}
+	if _, err := u.OpenStreamBytes("selfie", s); !errors.Is(err, ErrCorrupt) || !errors.Is(err, envelope.ErrCommitment) {
+		t.Fatalf("other label: %v", err)
+	}
+	if _, err := u.OpenStreamBytes("id-document", s[:envelope.StreamHeaderSize-1]); !errors.Is(err, ErrCorrupt) || !errors.Is(err, envelope.ErrMalformed) {
+		t.Fatalf("shorter than a header: %v", err)
+	}
+	_, _, u2, err := v.RotateAccountKey(context.Background(), "user-900-00-0042", account, []byte("stream password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := u2.OpenStreamBytes("id-document", s); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("sealed before a rotation: %v", err)
+	}
+	if _, err := u.OpenStreamBytes("id-document", sealVaultStream(t, u2, "id-document", pt)); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("new stream, old handle: %v", err)
+	}
+	u.Close()
+	if _, err := u.OpenStreamBytes("id-document", s); !errors.Is(err, ErrClosed) {
+		t.Fatalf("closed: %v", err)
+	}
+	var nilU *Unlocked
+	if _, err := nilU.OpenStreamBytes("id-document", s); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("nil handle: %v", err)
+	}
+	if _, err := u2.OpenStreamBytes("", s); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("empty label: %v", err)
+	}
+}
