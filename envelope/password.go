@@ -146,8 +146,12 @@ func PasswordParams(s *Stanza) (kdf.Params, error) {
 // checks the stanza's KDF parameters against the Deriver's policy (before
 // any memory is taken: kdf.ErrParamsTooCostly and kdf.ErrParamsNotAllowed
 // pass through, and are final), then runs the KDF once. A header written by
-// this package has one password stanza, so one unwrap costs one KDF run; a
-// header with n password stanzas costs up to n runs (at most MaxStanzas).
+// this package has one password stanza, so one unwrap costs one KDF run. A
+// version-3 header with more is malformed; a version-1 header may hold
+// several (version-1 bytes keep opening), and then all of them together
+// may cost no more than the policy lets one derivation cost
+// (kdf.Policy.MaxWork), so one unwrap never costs more than one capped
+// KDF run.
 // A wrong password returns an error wrapping ErrNoMatch.
 type PasswordIdentity struct {
 	d        *kdf.Deriver
@@ -192,6 +196,9 @@ func (pi *PasswordIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Bin
 		}
 		parsed = append(parsed, ps)
 	}
+	if err := checkTotalWork(pi.d.Policy(), parsed); err != nil {
+		return nil, err
+	}
 	key := make([]byte, KeySize)
 	for _, ps := range parsed {
 		var err error
@@ -215,4 +222,28 @@ func (pi *PasswordIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Bin
 		return key, nil
 	}
 	return nil, fmt.Errorf("envelope: wrong password or no password stanza: %w", ErrNoMatch)
+}
+
+// checkTotalWork refuses password stanzas that together cost more than the
+// policy lets one derivation cost: the sum over stanzas of Work / MaxWork
+// of its algorithm must not exceed 1 (works of different algorithms are
+// compared as shares of their own caps). One stanza passes whenever its
+// own cap check did.
+func checkTotalWork(pol kdf.Policy, parsed []*passwordStanza) error {
+	if len(parsed) < 2 {
+		return nil
+	}
+	var share float64
+	for _, ps := range parsed {
+		max, ok := pol.MaxWork(ps.params.Algorithm)
+		if !ok || max == 0 {
+			return fmt.Errorf("envelope: password stanza refused before deriving: %w", kdf.ErrParamsNotAllowed)
+		}
+		share += float64(ps.params.Work()) / float64(max)
+	}
+	if share > 1 {
+		return fmt.Errorf("envelope: %d password stanzas together cost %.2f times what the policy lets one derivation cost, refused before deriving: %w",
+			len(parsed), share, kdf.ErrParamsTooCostly)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/piivault/piivault/kdf"
@@ -63,5 +64,60 @@ func TestEveryPasswordStanzaIsCapCheckedBeforeTheFirstDerivation(t *testing.T) {
 	_, err = id.Unwrap(ctx, []*Stanza{ss[0], {Type: TypePassword, Body: []byte{0}}}, bindJane)
 	if !errors.Is(err, ErrMalformed) {
 		t.Fatalf("got %v, want ErrMalformed", err)
+	}
+}
+
+// TestVersion1PasswordStanzasTogetherCostAtMostOneCappedDerivation: a
+// version-1 header may hold several password stanzas (version-1 bytes
+// keep opening), but not more work in all than the policy lets one
+// derivation cost: five stanzas each a quarter of the cap are refused
+// with kdf.ErrParamsTooCostly before any derivation, although each alone
+// passes; three of them open with the password of the third, one KDF run
+// each.
+func TestVersion1PasswordStanzasTogetherCostAtMostOneCappedDerivation(t *testing.T) {
+	ctx := context.Background()
+	p := kdf.Params{Algorithm: kdf.PBKDF2SHA256, Iterations: 1000}
+	pol := kdf.Policy{New: p, FloorPBKDF2: p, Caps: kdf.DefaultCaps()}
+	pol.Caps.MaxWorkMultiple = 4 // one derivation may cost 4000 iterations
+	d, err := kdf.New(kdf.Config{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKeyT(t, "total-work")
+	header := func(n int) *Header {
+		t.Helper()
+		var rs []Recipient
+		for i := range n {
+			pr, err := NewPasswordRecipient(d, fmt.Appendf(nil, "password number %d", i), p, newDetReader(fmt.Sprint("tw", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs = append(rs, pr)
+		}
+		h, err := WrapKey(ctx, key, bindJane, rs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Version() != Version1 {
+			t.Fatalf("header version %d, want a version-1 header", h.Version())
+		}
+		return h
+	}
+	five, three := header(5), header(3)
+	id, _ := NewPasswordIdentity(d, []byte("password number 2"))
+	before := d.Derivations()
+	if _, err := UnwrapKey(ctx, five, bindJane, id); !errors.Is(err, kdf.ErrParamsTooCostly) {
+		t.Fatalf("five stanzas of 1000 iterations under a 4000 cap: %v, want kdf.ErrParamsTooCostly", err)
+	}
+	if runs := d.Derivations() - before; runs != 0 {
+		t.Fatalf("%d KDF runs before refusing", runs)
+	}
+	before = d.Derivations()
+	got, err := UnwrapKey(ctx, three, bindJane, id)
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("three stanzas: %v", err)
+	}
+	if runs := d.Derivations() - before; runs != 3 {
+		t.Fatalf("%d KDF runs for the third of three stanzas, want 3", runs)
 	}
 }
