@@ -125,6 +125,8 @@ func (v *Vault) UnlockWithOptions(ctx context.Context, userID string, account, p
 		defer clear(key)
 		if h.Generation() < opts.MinGeneration {
 			err = fmt.Errorf("%w: account generation %d, caller has seen %d", ErrRolledBack, h.Generation(), opts.MinGeneration)
+		} else {
+			err = v.checkGeneration(ctx, userID, h)
 		}
 	}
 	v.auditEvent(ctx, EventUnlock, userID, err)
@@ -187,6 +189,9 @@ func (v *Vault) changePassword(ctx context.Context, userID string, account, oldP
 		return nil, err
 	}
 	defer clear(key)
+	if err := v.checkGeneration(ctx, userID, h); err != nil {
+		return nil, err
+	}
 	out, _, err := v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword})
 	return out, err
 }
@@ -218,6 +223,9 @@ func (v *Vault) changePasswordAndRotate(ctx context.Context, userID string, acco
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
+	if err := v.checkGeneration(ctx, userID, h); err != nil {
+		return nil, PersonalKey{}, err
+	}
 	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: true})
 }
 
@@ -240,6 +248,9 @@ func (v *Vault) rotateAccountKey(ctx context.Context, userID string, account, pa
 		return nil, PersonalKey{}, nil, err
 	}
 	defer clear(key)
+	if err := v.checkGeneration(ctx, userID, h); err != nil {
+		return nil, PersonalKey{}, nil, err
+	}
 	out, pk, newKey, err := v.rewriteKey(ctx, userID, h, key, rewriteSpec{password: password, newPK: true, rotate: true})
 	if err != nil {
 		return nil, PersonalKey{}, nil, err
@@ -309,6 +320,9 @@ func (v *Vault) recover(ctx context.Context, userID string, account []byte, pk P
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
+	if err := v.checkGeneration(ctx, userID, h); err != nil {
+		return nil, PersonalKey{}, err
+	}
 	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: v.rotateOnRecover(h)})
 }
 
@@ -363,6 +377,9 @@ func (v *Vault) recoverWithEscrow(ctx context.Context, userID string, account []
 		return nil, PersonalKey{}, err
 	}
 	defer clear(key)
+	if err := v.checkGeneration(ctx, userID, h); err != nil {
+		return nil, PersonalKey{}, err
+	}
 	return v.rewrite(ctx, userID, h, key, rewriteSpec{password: newPassword, newPK: true, rotate: v.rotateOnRecover(h)})
 }
 

@@ -82,6 +82,9 @@ func (v *Vault) auditEvent(ctx context.Context, event, userID string, err error,
 // text is never logged: it could quote input.
 func errorClass(err error) string {
 	switch {
+	case errors.Is(err, ErrGenerationLog):
+		// First: the log's own error, wrapped, could be anything.
+		return "generation_log"
 	case errors.Is(err, errUnknownUser):
 		return "not_found"
 	case errors.Is(err, ErrWrongSecret):

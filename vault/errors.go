@@ -46,9 +46,16 @@ var (
 	ErrInvalidInput = errors.New("vault: invalid input")
 
 	// ErrRolledBack: the account's authenticated generation is lower than
-	// the one the caller says it has seen (UnlockOptions.MinGeneration):
-	// an older copy of the account record was put back.
+	// the one the caller says it has seen (UnlockOptions.MinGeneration) or
+	// the floor of Config.Generations: an older copy of the account record
+	// was put back. Nothing is returned (no handle, no new record) and
+	// nothing is written.
 	ErrRolledBack = errors.New("vault: account record was rolled back")
+
+	// ErrGenerationLog: Config.Generations failed (Floor, or Raise before
+	// anything was written) and the operation failed closed: no handle, no
+	// new record, nothing written. The log's own error is wrapped too.
+	ErrGenerationLog = errors.New("vault: generation log failed")
 
 	// ErrOutcomeUnknown: a Store write returned an error and re-reading
 	// could not tell whether it landed (a timeout, a lost acknowledgement).

@@ -51,6 +51,9 @@ func (v *Vault) unlockWithEscrow(ctx context.Context, userID string, account []b
 		return nil, err
 	}
 	defer clear(key)
+	if err := v.checkGeneration(ctx, userID, h); err != nil {
+		return nil, err
+	}
 	return newUnlockedFrom(userID, h, key, v.rand)
 }
 

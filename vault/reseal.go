@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -121,30 +122,29 @@ func (v *Vault) ResealInStore(ctx context.Context, u *Unlocked, rs RecordStore, 
 	if v.invalid() {
 		return ResealStats{}, errNilVault
 	}
-	st, err := v.resealInStore(ctx, u, rs, accounts, progress)
-	v.auditEvent(ctx, EventReseal, u.UserID(), err)
+	st, lag, err := v.resealInStore(ctx, u, rs, accounts, progress)
+	v.auditEvent(ctx, EventReseal, u.UserID(), err, lag...)
 	return st, err
 }
 
-func (v *Vault) resealInStore(ctx context.Context, u *Unlocked, rs RecordStore, accounts Store, progress func(done, total int)) (ResealStats, error) {
-	var st ResealStats
+func (v *Vault) resealInStore(ctx context.Context, u *Unlocked, rs RecordStore, accounts Store, progress func(done, total int)) (st ResealStats, lag []slog.Attr, err error) {
 	switch {
 	case u == nil:
-		return st, errNilUnlocked
+		return st, nil, errNilUnlocked
 	case rs == nil:
-		return st, fmt.Errorf("%w: nil RecordStore", ErrInvalidInput)
+		return st, nil, fmt.Errorf("%w: nil RecordStore", ErrInvalidInput)
 	}
 	if err := ctxErr(ctx); err != nil {
-		return st, err
+		return st, nil, err
 	}
 	labels, err := rs.Labels(ctx, u.userID)
 	if err != nil {
-		return st, storeErr(err)
+		return st, nil, storeErr(err)
 	}
 	for i, label := range labels {
 		res, err := resealOne(ctx, u, rs, label)
 		if err != nil {
-			return st, err
+			return st, nil, err
 		}
 		switch res {
 		case resealDone:
@@ -159,13 +159,13 @@ func (v *Vault) resealInStore(ctx context.Context, u *Unlocked, rs RecordStore, 
 		}
 	}
 	if accounts == nil {
-		return st, nil
+		return st, nil, nil
 	}
 	// Check again that every record is under the current key (a record
 	// written meanwhile by a stale handle keeps the older keys in place).
 	labels, err = rs.Labels(ctx, u.userID)
 	if err != nil {
-		return st, storeErr(err)
+		return st, nil, storeErr(err)
 	}
 	for _, label := range labels {
 		sealed, _, err := rs.GetRecord(ctx, u.userID, label)
@@ -173,17 +173,17 @@ func (v *Vault) resealInStore(ctx context.Context, u *Unlocked, rs RecordStore, 
 			continue
 		}
 		if err != nil {
-			return st, storeErr(err)
+			return st, nil, storeErr(err)
 		}
 		if !u.isCurrent(sealed) {
-			return st, nil // older keys still needed
+			return st, nil, nil // older keys still needed
 		}
 	}
-	if err := v.dropOlderKeys(ctx, u, accounts); err != nil {
-		return st, err
+	if lag, err = v.dropOlderKeys(ctx, u, accounts); err != nil {
+		return st, nil, err
 	}
 	st.DroppedOlderKeys = true
-	return st, nil
+	return st, lag, nil
 }
 
 type resealResult int
@@ -230,39 +230,51 @@ func resealOne(ctx context.Context, u *Unlocked, rs RecordStore, label string) (
 }
 
 // dropOlderKeys rewrites the stored account without older keys, if it is
-// under u's key.
-func (v *Vault) dropOlderKeys(ctx context.Context, u *Unlocked, accounts Store) error {
+// under u's key and not older than the account u was opened from (nor
+// below Config.Generations' floor: ErrRolledBack). It returns the audit
+// attribute of a failed Raise after the write (see raiseWritten).
+func (v *Vault) dropOlderKeys(ctx context.Context, u *Unlocked, accounts Store) ([]slog.Attr, error) {
 	account, ver, err := accounts.Get(ctx, u.userID)
 	if err != nil {
-		return storeErr(err)
+		return nil, storeErr(err)
 	}
 	h, err := v.parseAccount(ctx, u.userID, account)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(h.OlderKeyGenerations()) == 0 && h.Version() == envelope.Version3 {
-		return nil
+		return nil, nil
 	}
 	u.mu.RLock()
 	key := append([]byte(nil), u.key...)
 	u.mu.RUnlock()
 	defer clear(key)
 	if len(key) == 0 {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	older, err := h.OlderKeys(key, accountBinding(u.userID))
 	if err != nil {
 		if errors.Is(err, envelope.ErrCommitment) {
-			return fmt.Errorf("%w: the stored account is under another key than the handle's", ErrConflict)
+			return nil, fmt.Errorf("%w: the stored account is under another key than the handle's", ErrConflict)
 		}
-		return classify(fmt.Errorf("vault: %w", err))
+		return nil, classify(fmt.Errorf("vault: %w", err))
 	}
 	for _, o := range older {
 		clear(o.Key) // only the check was wanted
 	}
+	// OlderKeys verified the header MAC: h's generation is authenticated.
+	if h.Generation() < u.generation {
+		return nil, fmt.Errorf("%w: stored account generation %d, the handle was opened from generation %d", ErrRolledBack, h.Generation(), u.generation)
+	}
+	if err := v.checkGeneration(ctx, u.userID, h); err != nil {
+		return nil, err
+	}
 	out, _, err := v.rewrite(ctx, u.userID, h, key, rewriteSpec{keepOlder: func(uint32) bool { return false }})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return putAccount(ctx, accounts, u.userID, out, ver)
+	if err := putAccount(ctx, accounts, u.userID, out, ver); err != nil {
+		return nil, err
+	}
+	return v.raiseWritten(ctx, u.userID, out), nil
 }

@@ -159,8 +159,8 @@ func (v *Vault) EnrollInStore(ctx context.Context, s Store, userID string, passw
 	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
-	_, pk, err := v.enrollInStore(ctx, s, userID, password, false)
-	v.auditEvent(ctx, EventEnroll, userID, err)
+	_, pk, lag, err := v.enrollInStore(ctx, s, userID, password, false)
+	v.auditEvent(ctx, EventEnroll, userID, err, lag...)
 	return pk, err
 }
 
@@ -177,28 +177,28 @@ func (v *Vault) EnrollUnlockedInStore(ctx context.Context, s Store, userID strin
 	if v.invalid() {
 		return nil, PersonalKey{}, errNilVault
 	}
-	u, pk, err := v.enrollInStore(ctx, s, userID, password, true)
-	v.auditEvent(ctx, EventEnroll, userID, err)
+	u, pk, lag, err := v.enrollInStore(ctx, s, userID, password, true)
+	v.auditEvent(ctx, EventEnroll, userID, err, lag...)
 	return u, pk, err
 }
 
-func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, password []byte, open bool) (*Unlocked, PersonalKey, error) {
+func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, password []byte, open bool) (*Unlocked, PersonalKey, []slog.Attr, error) {
 	if s == nil {
-		return nil, PersonalKey{}, errNilStore
+		return nil, PersonalKey{}, nil, errNilStore
 	}
 	account, u, pk, err := v.enroll(ctx, userID, password, open)
 	if err != nil {
-		return nil, PersonalKey{}, err
+		return nil, PersonalKey{}, nil, err
 	}
 	if err := putAccount(ctx, s, userID, account, 0); err != nil {
 		u.Close() // nil-safe; the key is in the account if the write landed
 		if errors.Is(err, ErrOutcomeUnknown) {
-			return nil, pk, err
+			return nil, pk, nil, err
 		}
 		pk.Destroy()
-		return nil, PersonalKey{}, err
+		return nil, PersonalKey{}, nil, err
 	}
-	return u, pk, nil
+	return u, pk, v.raiseWritten(ctx, userID, account), nil
 }
 
 // UnlockInStore unlocks userID's account from s (see Unlock). When the
@@ -241,7 +241,12 @@ func (v *Vault) UnlockInStoreWithOptions(ctx context.Context, s Store, userID st
 		return nil, err
 	}
 	if upgraded != nil {
-		_, _ = s.Put(ctx, userID, upgraded, ver)
+		if _, err := s.Put(ctx, userID, upgraded, ver); err == nil {
+			// Only a write the Store confirmed raises the log; a failed
+			// one leaves it at the generation seen (the upgrade is tried
+			// again, and the next open raises the log to what it finds).
+			_ = v.raiseWritten(ctx, userID, upgraded)
+		}
 	}
 	return u, nil
 }
@@ -255,24 +260,27 @@ func (v *Vault) ChangePasswordInStore(ctx context.Context, s Store, userID strin
 	if v.invalid() {
 		return errNilVault
 	}
-	err := v.changePasswordInStore(ctx, s, userID, oldPassword, newPassword)
-	v.auditEvent(ctx, EventChangePassword, userID, err)
+	lag, err := v.changePasswordInStore(ctx, s, userID, oldPassword, newPassword)
+	v.auditEvent(ctx, EventChangePassword, userID, err, lag...)
 	return err
 }
 
-func (v *Vault) changePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) error {
+func (v *Vault) changePasswordInStore(ctx context.Context, s Store, userID string, oldPassword, newPassword []byte) ([]slog.Attr, error) {
 	if s == nil {
-		return errNilStore
+		return nil, errNilStore
 	}
 	account, ver, err := s.Get(ctx, userID)
 	if err != nil {
-		return storeErr(err)
+		return nil, storeErr(err)
 	}
 	out, err := v.changePassword(ctx, userID, account, oldPassword, newPassword)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return putAccount(ctx, s, userID, out, ver)
+	if err := putAccount(ctx, s, userID, out, ver); err != nil {
+		return nil, err
+	}
+	return v.raiseWritten(ctx, userID, out), nil
 }
 
 // ChangePasswordAndRotateInStore is ChangePasswordAndRotate on a Store,
@@ -283,10 +291,10 @@ func (v *Vault) ChangePasswordAndRotateInStore(ctx context.Context, s Store, use
 	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
-	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
+	newPK, lag, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
 		return v.changePasswordAndRotate(ctx, userID, account, oldPassword, newPassword)
 	})
-	v.auditEvent(ctx, EventRotate, userID, err)
+	v.auditEvent(ctx, EventRotate, userID, err, lag...)
 	return newPK, err
 }
 
@@ -300,10 +308,10 @@ func (v *Vault) RecoverInStore(ctx context.Context, s Store, userID string, pk P
 	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
-	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
+	newPK, lag, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
 		return v.recover(ctx, userID, account, pk, newPassword)
 	})
-	v.auditEvent(ctx, EventRecover, userID, err)
+	v.auditEvent(ctx, EventRecover, userID, err, lag...)
 	return newPK, err
 }
 
@@ -313,36 +321,38 @@ func (v *Vault) RecoverWithEscrowInStore(ctx context.Context, s Store, userID st
 	if v.invalid() {
 		return PersonalKey{}, errNilVault
 	}
-	newPK, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
+	newPK, lag, err := v.recoverInStore(ctx, s, userID, func(account []byte) ([]byte, PersonalKey, error) {
 		return v.recoverWithEscrow(ctx, userID, account, escrow, newPassword, actor, reason)
 	})
-	v.auditEvent(ctx, EventEscrowRecover, userID, err, slog.String(attrActor, actor), slog.String(attrReason, reason))
+	v.auditEvent(ctx, EventEscrowRecover, userID, err, append([]slog.Attr{slog.String(attrActor, actor), slog.String(attrReason, reason)}, lag...)...)
 	return newPK, err
 }
 
-func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op func([]byte) ([]byte, PersonalKey, error)) (PersonalKey, error) {
+func (v *Vault) recoverInStore(ctx context.Context, s Store, userID string, op func([]byte) ([]byte, PersonalKey, error)) (PersonalKey, []slog.Attr, error) {
 	if s == nil {
-		return PersonalKey{}, errNilStore
+		return PersonalKey{}, nil, errNilStore
 	}
 	if err := ctxErr(ctx); err != nil {
-		return PersonalKey{}, err
+		return PersonalKey{}, nil, err
 	}
 	account, ver, err := s.Get(ctx, userID)
 	if err != nil {
-		return PersonalKey{}, storeErr(err)
+		return PersonalKey{}, nil, storeErr(err)
 	}
 	out, newPK, err := op(account)
 	if err != nil {
-		return PersonalKey{}, err
+		return PersonalKey{}, nil, err
 	}
 	if err := putAccount(ctx, s, userID, out, ver); err != nil {
+		// ErrOutcomeUnknown raises nothing: the log must never be ahead
+		// of a record that may not exist (see "Rollback").
 		if errors.Is(err, ErrOutcomeUnknown) {
-			return newPK, err
+			return newPK, nil, err
 		}
 		newPK.Destroy()
-		return PersonalKey{}, err
+		return PersonalKey{}, nil, err
 	}
-	return newPK, nil
+	return newPK, v.raiseWritten(ctx, userID, out), nil
 }
 
 // ShredInStore deletes userID's account record from s (compare-and-swap on
@@ -413,5 +423,8 @@ func (v *Vault) CheckPersonalKey(ctx context.Context, userID string, account []b
 	defer id.Destroy()
 	key, err := unwrap(ctx, h, userID, id)
 	clear(key)
-	return err
+	if err != nil {
+		return err
+	}
+	return v.checkGeneration(ctx, userID, h)
 }

@@ -61,6 +61,13 @@ type Config struct {
 	// use may mean a compromise, and only a rotation makes records sealed
 	// afterwards unreadable with an older account record.
 	KeepKeyOnRecover bool
+	// Generations, when not nil, is the caller's record of the highest
+	// account generation seen per user, kept outside the accounts table:
+	// every operation that opens an account refuses one below it
+	// (ErrRolledBack), and the vault raises it as it opens and rewrites
+	// accounts (see GenerationLog and "Rollback" in the package
+	// documentation). nil: only UnlockOptions.MinGeneration is checked.
+	Generations GenerationLog
 	// Audit receives one event per security-relevant operation (see the
 	// package documentation for the fields). nil: events are discarded.
 	Audit *slog.Logger
@@ -94,6 +101,7 @@ type Vault struct {
 	policy  kdf.Policy
 	escrow  envelope.Recipient
 	audit   *slog.Logger
+	genLog  GenerationLog // nil: no log
 
 	keepKeyOnRecover bool
 	decoyState                 // the account UnlockInStore runs an unknown user against
@@ -134,6 +142,7 @@ func New(cfg Config) (*Vault, error) {
 		deriver: d,
 		policy:  cfg.Policy,
 		escrow:  cfg.Escrow,
+		genLog:  cfg.Generations,
 
 		keepKeyOnRecover: cfg.KeepKeyOnRecover,
 		audit:            cfg.Audit,
