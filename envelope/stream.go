@@ -449,7 +449,10 @@ func OpenStreamBytesWithKeys(dst, stream []byte, b Binding, keys ...*RecordKey) 
 	ptLen := max(len(body)-chunks*StreamChunkOverhead, 0)
 	start := len(dst)
 	out := slices.Grow(dst, ptLen)
-	if anyOverlap(out[start:start+ptLen], stream) {
+	if anyOverlap(out[start:cap(out)], stream) {
+		// Any of dst's spare capacity, not only ptLen bytes of it: a
+		// malformed tail makes ptLen an underestimate, and a chunk's
+		// plaintext must never land on the stream.
 		out = append(make([]byte, 0, start+ptLen), dst...)
 	}
 	var ad [9]byte

@@ -612,3 +612,24 @@ func TestOpenStreamBytesWithKeysPicksTheStreamsGeneration(t *testing.T) {
 		t.Fatalf("no key: %v", err)
 	}
 }
+
+// TestOpenStreamBytesWithDstInsideAMalformedStreamNeitherPanicsNorReleases:
+// a stream whose tail is too short for a chunk makes the plaintext length
+// unknowable up front; with dst inside the stream, the first chunk's
+// plaintext must still not be written over the stream (crypto/cipher
+// would panic on the inexact overlap), and nothing is returned.
+func TestOpenStreamBytesWithDstInsideAMalformedStreamNeitherPanicsNorReleases(t *testing.T) {
+	k := testStreamKey(t, 0, "overlap-bad")
+	s := sealStream(t, k, bindPII, 16, streamPlaintext(40), nil)
+	for _, cut := range []int{StreamHeaderSize + 16 + StreamChunkOverhead + 5, StreamHeaderSize + 5} {
+		bad := bytes.Clone(s[:cut])
+		orig := bytes.Clone(bad)
+		out, err := k.OpenStreamBytes(bad[:0], bad, bindPII)
+		if !errors.Is(err, ErrPayloadAuth) || out != nil {
+			t.Fatalf("cut at %d: %d bytes, %v", cut, len(out), err)
+		}
+		if !bytes.Equal(bad, orig) {
+			t.Fatalf("cut at %d: the stream's bytes changed", cut)
+		}
+	}
+}
