@@ -633,3 +633,36 @@ func TestOpenStreamBytesWithDstInsideAMalformedStreamNeitherPanicsNorReleases(t 
 		}
 	}
 }
+
+// FuzzOpenStreamBytesWithDstAnywhereInTheStream: whatever the bytes and
+// wherever dst starts inside them, OpenStreamBytes does not panic, leaves
+// the stream's bytes alone, and opens only a stream the key sealed, to
+// the plaintext it sealed.
+func FuzzOpenStreamBytesWithDstAnywhereInTheStream(f *testing.F) {
+	k := testStreamKey(f, 0, "fuzz-in-place")
+	genuine := map[string][]byte{}
+	for _, n := range []int{0, 5, 16, 40} {
+		pt := streamPlaintext(n)
+		s := sealStream(f, k, bindPII, 16, pt, nil)
+		genuine[string(s)] = pt
+		f.Add(s, uint16(0))
+		f.Add(s, uint16(StreamHeaderSize))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at uint16) {
+		buf := bytes.Clone(data)
+		off := int(at) % (len(buf) + 1)
+		out, err := k.OpenStreamBytes(buf[off:off], buf, bindPII)
+		if !bytes.Equal(buf, data) {
+			t.Fatalf("dst at %d: the stream's bytes changed", off)
+		}
+		pt, ok := genuine[string(data)]
+		switch {
+		case err == nil && !ok:
+			t.Fatalf("a stream the key never sealed opened: %x", data)
+		case err == nil && !bytes.Equal(out, pt):
+			t.Fatalf("opened to other plaintext")
+		case err != nil && out != nil:
+			t.Fatalf("returned %d bytes with %v", len(out), err)
+		}
+	})
+}
