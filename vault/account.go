@@ -107,7 +107,9 @@ type UnlockOptions struct {
 	// for this user (Unlocked.Generation after each unlock,
 	// AccountGeneration of each record it wrote), kept somewhere the
 	// account row's writers cannot reach. An account whose authenticated
-	// generation is lower gives ErrRolledBack. 0: no check.
+	// generation is lower gives ErrRolledBack. 0: no check. With
+	// Config.Generations set, the log's floor applies too (the larger of
+	// the two wins), and to every other operation that opens an account.
 	MinGeneration uint64
 }
 

@@ -49,19 +49,72 @@
 //
 // Every rewrite raises the account's generation counter, authenticated by
 // the header MAC under the account key; Unlocked.Generation reports it.
-// A caller that keeps the highest generation it has seen per user
-// somewhere the account row's writers cannot reach (another database, a
-// signed log, the session store) and passes it as
-// UnlockOptions.MinGeneration gets ErrRolledBack for an older record put
-// back from a backup or by someone with write access to the accounts
-// table. A record naming a key generation newer than the account's also
-// gives ErrRolledBack. What this cannot do: detect a rollback on the
-// first read (nothing to compare with), or if the remembered generation
-// is rolled back together with the account; tell apart two records of the
-// same generation; or stop an attacker who holds a secret of the old
-// record from reading records sealed before the rotation (they had those
-// keys already). Only state outside the accounts store, kept by the
-// caller, closes the first three.
+// Detecting an older record put back (from a backup, or by someone with
+// write access to the accounts table) needs state outside that table.
+// Config.Generations takes it: a GenerationLog the caller keeps elsewhere
+// (another database, a signed log), holding per user the highest
+// generation seen. When it is set:
+//
+//   - Every operation that opens an account (Unlock, UnlockWithOptions,
+//     UnlockWithEscrow, Recover, RecoverWithEscrow, ChangePassword,
+//     ChangePasswordAndRotate, RotateAccountKey, CheckPersonalKey, their
+//     ...InStore helpers, and ResealInStore before it rewrites the
+//     account) reads the floor once the secret has opened the account and
+//     the header MAC has verified, and refuses an authenticated generation
+//     below it: ErrRolledBack, no handle, no new record or personal key,
+//     nothing written, audited (error class rolled_back) as before. So an
+//     old record put back cannot be recovered or have its password changed
+//     with the old personal key or password it still accepts, nor be
+//     "laundered" by a rewrite that would give it a fresh generation.
+//     UnlockOptions.MinGeneration still applies: the larger floor wins.
+//   - A Floor error fails closed: ErrGenerationLog, wrapping the log's
+//     error, and nothing else happens. The log is never read for a wrong
+//     secret or an unknown user (no timing signal, no KDF run added: the
+//     KDF runs per operation are unchanged).
+//   - A generation opened above the floor raises the log to it (Raise),
+//     before anything is returned or written; a failing Raise there fails
+//     closed too (ErrGenerationLog).
+//   - The ...InStore helpers (and ResealInStore's account rewrite, and an
+//     upgrade UnlockInStore writes back) raise the log to the new
+//     generation only once the Store confirmed the write: Put succeeded,
+//     or the read-back found the bytes written. After ErrOutcomeUnknown or
+//     ErrConflict they raise nothing. So the log is never ahead of a record
+//     that may not exist (which would lock the user out: every secret
+//     refused as a rollback). It can be behind a record that was written
+//     in exactly two cases: a write whose outcome is unknown (until it is
+//     settled), and a Raise that fails after a confirmed write (the
+//     operation has happened and succeeds; its audit event carries
+//     generation_log=raise_failed). Either lag lasts until the next
+//     successful open through the Vault, which raises the log to the
+//     generation it finds: settling ErrOutcomeUnknown with
+//     CheckPersonalKey on the record read back does it. During a lag, only
+//     the record the operation replaced can be put back undetected.
+//   - The stateless methods cannot know whether the caller stores their
+//     output, so they raise the log only to the generation they opened,
+//     never to the one they produced: a caller that stores a stateless
+//     result itself should Raise AccountGeneration of it once its write is
+//     confirmed (or use the ...InStore helpers, which do). Give them only
+//     records read from the store: opening a record that was never stored
+//     raises the log to it.
+//
+// Without Config.Generations only UnlockOptions.MinGeneration is checked,
+// by Unlock alone, and the other operations accept a rolled-back record;
+// ResealInStore still refuses to rewrite a stored account older than the
+// one its handle was opened from.
+//
+// What this cannot do: detect a rollback the log never saw the later
+// generation of (the first open, or a lag above), or one rolled back
+// together with the log; tell apart two records of the same generation
+// (two stateless rewrites of one record); stop an attacker who holds a
+// secret of an old record from reading, offline, the records sealed
+// before the rotation that followed it (they had those keys already: the
+// check is in the library, not in the bytes); or protect sealed records,
+// which carry no version of their own (an older ciphertext of the same
+// user and label put back still opens). The escrow package's bulk
+// operations (escrow.RotateAll, escrow.PurgeAll) rewrite accounts through
+// the envelope package and neither read nor raise the log. Shredding does
+// not lower a floor: a user id enrolled again after ShredInStore is
+// refused as rolled back until the caller removes its entry from the log.
 //
 // # Canonical accounts
 //

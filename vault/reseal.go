@@ -113,7 +113,9 @@ const maxRecordCASRetries = 4
 // compare-and-swap write, raising its generation), so that the new key no
 // longer yields them. This happens only if the stored account is still the
 // one u was opened from or a rewrite of it under the same key
-// (ErrConflict otherwise). Close every handle opened before the rotation
+// (ErrConflict otherwise), and not older than the one u was opened from
+// nor below Config.Generations' floor (ErrRolledBack otherwise: nothing is
+// rewritten). Close every handle opened before the rotation
 // first: a stale handle would seal new records under a dropped key.
 // Dropping the older keys rewrites the account canonically under v's
 // Config: a Vault without Config.Escrow drops the account's escrow stanza

@@ -122,6 +122,11 @@ func (m *MemStore) Delete(ctx context.Context, userID string, expectVersion uint
 // the Store answers. A new personal key is never destroyed while its
 // write might land. Only ErrConflict (a compare-and-swap that lost, which
 // writes nothing) is a certain failure.
+//
+// With Config.Generations set, a helper raises the log to the generation
+// it wrote only once the write is confirmed (success), never after
+// ErrOutcomeUnknown or ErrConflict: see "Rollback" in the package
+// documentation.
 
 // putAccount writes account with compare-and-swap and settles a failed
 // write by reading back (see "Lost acknowledgements").
@@ -402,7 +407,10 @@ func storeErr(err error) error {
 // settles ErrOutcomeUnknown once the Store answers again: read the account
 // and check the new personal key; if it opens, the write landed and the
 // new key is the one to keep. It tests the key as Recover would, so it
-// gives a guesser nothing Recover does not.
+// gives a guesser nothing Recover does not. With Config.Generations set it
+// also refuses an account below the log's floor (ErrRolledBack) and
+// raises the log to the generation it opened, which settles the log too
+// (see "Rollback" in the package documentation).
 func (v *Vault) CheckPersonalKey(ctx context.Context, userID string, account []byte, pk PersonalKey) error {
 	if v.invalid() {
 		return errNilVault

@@ -84,7 +84,8 @@ func (u *Unlocked) UserID() string {
 // the handle was opened from: 0 for a version-1 account, then one more at
 // every rewrite (password change, recovery, rotation, upgrade, escrow
 // rewrap). Keep the highest value seen per user outside the account row
-// and pass it as UnlockOptions.MinGeneration to detect a rollback.
+// (Config.Generations does it for every operation) or pass it as
+// UnlockOptions.MinGeneration to detect a rollback.
 func (u *Unlocked) Generation() uint64 {
 	if u == nil {
 		return 0
