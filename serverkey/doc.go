@@ -31,8 +31,12 @@
 // key serves. Every byte is specified in FORMAT.md next to this file, with
 // vectors in testdata/serverkey (version 1, read only, and v3, written).
 //
-// Cost: after the data key is cached, a Seal or Open is a key derivation
-// and a record seal or open, microseconds; no KMS call.
+// Cost: after the data key is cached, a Seal or Open makes no KMS call.
+// The per-user key is derived on a user's first operation (about 10
+// microseconds, 70 allocations) and kept in a bounded cache of the users
+// served last (Config.UserKeyCache, default 1024 keys, about 2 KiB each):
+// a hit is a record seal or open, under a microsecond, with one
+// allocation (the output).
 //
 // # Rotation
 //
@@ -57,6 +61,14 @@
 // # Key material
 //
 // Unwrapped data keys are cleared by Close and when a refresh (CacheFor)
-// replaces them;
-// Go cannot promise more (copies the runtime made, the stack).
+// replaces them or fails. The cached per-user keys of a data key are
+// destroyed (envelope.RecordKey.Destroy) at the same moments, while no
+// operation is using them (an operation holds its data key's lock, which
+// Close and a refresh take for writing). A per-user key that leaves a
+// full cache while another goroutine is sealing with it is destroyed when
+// that goroutine is done (reference count), never before. Caching them
+// widens nothing: a per-user key is derived from the data key held in the
+// same memory for as long, and reveals nothing that key does not.
+// Go cannot promise more (copies the runtime made, the stack, the AES key
+// schedules inside crypto/cipher that Destroy cannot reach).
 package serverkey
