@@ -147,7 +147,8 @@
 // asked for, or a shredded record) and ErrInvalidInput (the caller's
 // mistake, including passwords that are empty, too long or not UTF-8 and
 // nil arguments), plus ErrRolledBack, ErrConflict, ErrNotFound and
-// ErrOutcomeUnknown for the store. Some corruptions are by design
+// ErrOutcomeUnknown for the store, and ErrGenerationLog for a failing
+// Config.Generations. Some corruptions are by design
 // indistinguishable from a wrong password: a change in the password
 // stanza's KDF parameters, salt or commitment makes the right password
 // fail the stanza's commitment exactly as a wrong one does (ErrWrongSecret),
@@ -186,7 +187,10 @@
 // OutcomeFailure) and, on failure, error (a fixed class such as
 // "wrong_secret", never the error's text). Escrow recovery and escrow
 // unlock (EventEscrowRecover, EventUnlockWithEscrow) add actor and reason,
-// as given by the caller. The user id must be an opaque identifier
+// as given by the caller. A rollback is the error class "rolled_back", a
+// failing GenerationLog "generation_log"; an operation whose write landed
+// but whose Raise failed succeeds with the attribute generation_log
+// ("raise_failed"). The user id must be an opaque identifier
 // (a UUID), not an e-mail address or any other PII: it is logged as is.
 // No password, key, personal key or record content is ever logged.
 //
