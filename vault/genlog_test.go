@@ -499,46 +499,150 @@ func TestGenerationLogIsRaisedAfterEverySuccessfulRewrite(t *testing.T) {
 }
 
 // TestGenerationLogRaiseFailureAfterAWriteKeepsTheOperation: a Raise that
-// fails after the Store confirmed the write cannot undo it: the operation
-// succeeds (the new personal key is returned: it may be the only one that
-// opens the account), its audit event says generation_log=raise_failed,
-// the log lags at the generation opened, and the next open of the stored
-// account raises it.
+// fails after the Store confirmed the write cannot undo it: every Store
+// helper that rewrites the account succeeds (a new personal key is
+// returned: it may be the only one that opens the account), its one audit
+// event is a success with generation_log=raise_failed, the log lags at
+// the generation opened (never ahead), and the next open of the stored
+// account raises it. An upgrade UnlockInStore writes back is the same,
+// minus the attribute (the unlock's event is written before the upgrade
+// is stored).
 func TestGenerationLogRaiseFailureAfterAWriteKeepsTheOperation(t *testing.T) {
 	ctx := context.Background()
-	lg := &flakyLog{}
-	v, audit := newTestVault(t, testPolicy(t), func(c *Config) { c.Generations = lg })
-	s := NewMemStore()
-	pk, err := v.EnrollInStore(ctx, s, "u", pw1)
+	prof := profiles(t)[0]
+	escR, escID := newEscrow(t, "kms-1")
+	ops := []struct {
+		name, event string
+		run         func(v *Vault, s Store, recs RecordStore, pk PersonalKey) (PersonalKey, error)
+	}{
+		{"EnrollInStore", EventEnroll, func(v *Vault, s Store, _ RecordStore, _ PersonalKey) (PersonalKey, error) {
+			return v.EnrollInStore(ctx, s, "u2", pw1)
+		}},
+		{"ChangePasswordInStore", EventChangePassword, func(v *Vault, s Store, _ RecordStore, _ PersonalKey) (PersonalKey, error) {
+			return PersonalKey{}, v.ChangePasswordInStore(ctx, s, "u", pw1, pw2)
+		}},
+		{"RecoverInStore", EventRecover, func(v *Vault, s Store, _ RecordStore, pk PersonalKey) (PersonalKey, error) {
+			return v.RecoverInStore(ctx, s, "u", pk, pw2)
+		}},
+		{"RecoverWithEscrowInStore", EventEscrowRecover, func(v *Vault, s Store, _ RecordStore, _ PersonalKey) (PersonalKey, error) {
+			return v.RecoverWithEscrowInStore(ctx, s, "u", escID, pw2, "ops", "CHG-1")
+		}},
+		{"ChangePasswordAndRotateInStore", EventRotate, func(v *Vault, s Store, _ RecordStore, _ PersonalKey) (PersonalKey, error) {
+			return v.ChangePasswordAndRotateInStore(ctx, s, "u", pw1, pw2)
+		}},
+		{"ResealInStore", EventReseal, func(v *Vault, s Store, recs RecordStore, _ PersonalKey) (PersonalKey, error) {
+			u, err := v.UnlockInStore(ctx, s, "u", pw1)
+			if err != nil {
+				return PersonalKey{}, err
+			}
+			defer u.Close()
+			st, err := v.ResealInStore(ctx, u, recs, s, nil)
+			if err == nil && !st.DroppedOlderKeys {
+				err = errors.New("older keys not dropped")
+			}
+			return PersonalKey{}, err
+		}},
+		{"UnlockInStore with an upgrade", EventUnlock, nil},
+	}
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			lg := &flakyLog{}
+			v, audit := newTestVault(t, prof.weak, func(c *Config) { c.Escrow = escR; c.Generations = lg })
+			s, recs := NewMemStore(), NewMemRecordStore()
+			pk, err := v.EnrollInStore(ctx, s, "u", pw1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if op.name == "ResealInStore" {
+				// A rotation leaves an older key for the reseal to drop.
+				next, _, u, err := v.RotateAccountKey(ctx, "u", mustGet(t, s), pw1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u.Close()
+				_, ver, _ := s.Get(ctx, "u")
+				if _, err := s.Put(ctx, "u", next, ver); err != nil {
+					t.Fatal(err)
+				}
+				if err := lg.Raise(ctx, "u", 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			userID := "u"
+			if op.name == "EnrollInStore" {
+				userID = "u2"
+			}
+			opened, _ := lg.Floor(ctx, userID) // the generation the operation opens
+			// The floor equals the generation opened, so the only Raise is
+			// the one after the write.
+			lg.set(false, true)
+			before := len(auditEvents(t, audit.String()))
+			var newPK PersonalKey
+			if op.run == nil {
+				strong, _ := newTestVault(t, prof.strong, func(c *Config) { c.Escrow = escR; c.Generations = lg })
+				var u *Unlocked
+				if u, err = strong.UnlockInStore(ctx, s, "u", pw1); err == nil {
+					u.Close()
+				}
+				before = len(auditEvents(t, audit.String())) // strong audits elsewhere
+			} else {
+				newPK, err = op.run(v, s, recs, pk)
+			}
+			if err != nil {
+				t.Fatalf("%s with a failing Raise after the write: %v", op.name, err)
+			}
+			stored := mustGetUser(t, s, userID)
+			storedGen, _ := AccountGeneration(stored)
+			if storedGen != opened+1 {
+				t.Fatalf("stored generation %d, want %d: the write did not happen", storedGen, opened+1)
+			}
+			if !newPK.IsZero() {
+				if err := opensWithPK(t, userID, stored, newPK); err != nil {
+					t.Fatalf("the new personal key does not open the stored account: %v", err)
+				}
+			}
+			if op.run != nil {
+				evs := auditEvents(t, audit.String())[before:]
+				last := evs[len(evs)-1]
+				if last["event"] != op.event || last["outcome"] != OutcomeSuccess || last[attrGenerationLog] != "raise_failed" {
+					t.Fatalf("audit events %v, want a %s success with generation_log=raise_failed last", evs, op.event)
+				}
+			}
+			if f, _ := lg.MemGenerationLog.Floor(ctx, userID); f != opened {
+				t.Fatalf("floor %d, want the generation opened (%d)", f, opened)
+			}
+			lg.set(false, false)
+			if u, err := v.UnlockInStore(ctx, s, userID, pwOf(op.name)); err != nil {
+				t.Fatalf("the next open: %v", err)
+			} else {
+				u.Close()
+			}
+			if f, _ := lg.Floor(ctx, userID); f != storedGen {
+				t.Fatalf("the next open left the floor at %d, want %d", f, storedGen)
+			}
+		})
+	}
+}
+
+// pwOf is the password of the account after the named operation of
+// TestGenerationLogRaiseFailureAfterAWriteKeepsTheOperation.
+func pwOf(op string) []byte {
+	switch op {
+	case "ChangePasswordInStore", "RecoverInStore", "RecoverWithEscrowInStore", "ChangePasswordAndRotateInStore":
+		return pw2
+	}
+	return pw1
+}
+
+func mustGet(t *testing.T, s Store) []byte { return mustGetUser(t, s, "u") }
+
+func mustGetUser(t *testing.T, s Store, userID string) []byte {
+	t.Helper()
+	b, _, err := s.Get(context.Background(), userID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The floor equals the generation opened, so the only Raise is the
-	// one after the write.
-	lg.set(false, true)
-	before := len(auditEvents(t, audit.String()))
-	newPK, err := v.RecoverInStore(ctx, s, "u", pk, pw2)
-	if err != nil || newPK.IsZero() {
-		t.Fatalf("RecoverInStore: %v", err)
-	}
-	evs := auditEvents(t, audit.String())[before:]
-	if len(evs) != 1 || evs[0]["outcome"] != OutcomeSuccess || evs[0][attrGenerationLog] != "raise_failed" {
-		t.Fatalf("audit events %v, want one success with generation_log=raise_failed", evs)
-	}
-	stored, _, _ := s.Get(ctx, "u")
-	if err := opensWithPK(t, "u", stored, newPK); err != nil {
-		t.Fatalf("the new personal key does not open the stored account: %v", err)
-	}
-	if f, _ := lg.MemGenerationLog.Floor(ctx, "u"); f != 1 {
-		t.Fatalf("floor %d, want the generation opened (1)", f)
-	}
-	lg.set(false, false)
-	if err := v.CheckPersonalKey(ctx, "u", stored, newPK); err != nil {
-		t.Fatal(err)
-	}
-	if f, _ := lg.Floor(ctx, "u"); f != 2 {
-		t.Fatalf("the next open left the floor at %d, want 2", f)
-	}
+	return b
 }
 
 // TestLostAcknowledgementKeepsThePersonalKeyAndTheGenerationLogConsistent
