@@ -26,8 +26,8 @@ import (
 // Implementations must be safe for concurrent use. Raise must be max-only
 // (a Raise below the stored floor changes nothing), atomic per user, and
 // must not report success before the new floor is durable. Floor of a
-// user the log has never seen is 0. A Floor or Raise error must wrap the
-// cause; the vault wraps it in turn in ErrGenerationLog.
+// user the log has never seen is 0. The vault returns a Floor or Raise
+// error wrapped in ErrGenerationLog (errors.Is finds both).
 type GenerationLog interface {
 	// Floor returns the highest generation recorded for userID (0 if
 	// none).
