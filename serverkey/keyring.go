@@ -178,7 +178,7 @@ func dataKeyPlaintext(id string) []byte {
 	return append(pt, make([]byte, DataKeySize)...)
 }
 
-func checkKeyID(id string) error {
+func checkKeyID[T string | []byte](id T) error {
 	if len(id) == 0 || len(id) > MaxKeyIDLen {
 		return fmt.Errorf("%w: key id must be 1 to %d bytes", ErrInvalidInput, MaxKeyIDLen)
 	}
@@ -441,12 +441,12 @@ func (kr *Keyring) Seal(ctx context.Context, userID, attribute string, plaintext
 	out = append(out, version3, byte(len(e.id)))
 	out = append(out, e.id...)
 	err = kr.use(ctx, e, func(e *entry) error {
-		k, err := kr.userKey(e, userID)
+		rk, held, err := kr.userKey(e, userID)
 		if err != nil {
 			return err
 		}
-		defer k.release()
-		out, err = k.rk.Seal(out, b, plaintext)
+		defer kr.release(rk, held)
+		out, err = rk.Seal(out, b, plaintext)
 		return err
 	})
 	if err != nil {
@@ -465,19 +465,25 @@ func KeyIDOf(ciphertext []byte) (string, error) {
 // parse splits a ciphertext into version, key id and envelope record,
 // checking length, magic and version before anything else.
 func parse(ct []byte) (version byte, id string, record []byte, err error) {
+	version, idb, record, err := parseBytes(ct)
+	return version, string(idb), record, err
+}
+
+// parseBytes is parse with the key id left in ct (no allocation).
+func parseBytes(ct []byte) (version byte, id []byte, record []byte, err error) {
 	id, record, err = parseV(ct)
 	if err != nil {
-		return 0, "", nil, err
+		return 0, nil, nil, err
 	}
 	return ct[4], id, record, nil
 }
 
-func parseV(ct []byte) (id string, record []byte, err error) {
+func parseV(ct []byte) (id []byte, record []byte, err error) {
 	if len(ct) > MaxCiphertext {
-		return "", nil, fmt.Errorf("%w: ciphertext of %d bytes, limit %d", ErrTooLarge, len(ct), MaxCiphertext)
+		return nil, nil, fmt.Errorf("%w: ciphertext of %d bytes, limit %d", ErrTooLarge, len(ct), MaxCiphertext)
 	}
 	if len(ct) < prefixSize+1 || string(ct[:4]) != magic {
-		return "", nil, fmt.Errorf("%w: not a serverkey ciphertext", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: not a serverkey ciphertext", ErrMalformed)
 	}
 	minRecord := envelope.RecordOverhead
 	switch ct[4] {
@@ -485,20 +491,20 @@ func parseV(ct []byte) (id string, record []byte, err error) {
 	case version1:
 		minRecord = envelope.RecordOverheadV1
 	default:
-		return "", nil, fmt.Errorf("%w: version %d", ErrVersion, ct[4])
+		return nil, nil, fmt.Errorf("%w: version %d", ErrVersion, ct[4])
 	}
 	n := int(ct[prefixSize])
 	rest := ct[prefixSize+1:]
 	if n == 0 || n > MaxKeyIDLen || n > len(rest) {
-		return "", nil, fmt.Errorf("%w: key id length %d", ErrMalformed, n)
+		return nil, nil, fmt.Errorf("%w: key id length %d", ErrMalformed, n)
 	}
-	id = string(rest[:n])
+	id = rest[:n]
 	if err := checkKeyID(id); err != nil {
-		return "", nil, fmt.Errorf("%w: invalid key id", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: invalid key id", ErrMalformed)
 	}
 	record = rest[n:]
 	if len(record) < minRecord {
-		return "", nil, fmt.Errorf("%w: record of %d bytes", ErrMalformed, len(record))
+		return nil, nil, fmt.Errorf("%w: record of %d bytes", ErrMalformed, len(record))
 	}
 	return id, record, nil
 }
@@ -514,11 +520,11 @@ func (kr *Keyring) Open(ctx context.Context, userID, attribute string, ciphertex
 	if err != nil {
 		return nil, err
 	}
-	v, id, record, err := parse(ciphertext)
+	v, id, record, err := parseBytes(ciphertext)
 	if err != nil {
 		return nil, err
 	}
-	e := kr.byID[id]
+	e := kr.byID[string(id)]
 	if e == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, id)
 	}
@@ -526,12 +532,12 @@ func (kr *Keyring) Open(ctx context.Context, userID, attribute string, ciphertex
 	err = kr.use(ctx, e, func(e *entry) error {
 		rk := e.rk1
 		if v == version3 {
-			k, err := kr.userKey(e, userID)
+			urk, held, err := kr.userKey(e, userID)
 			if err != nil {
 				return err
 			}
-			defer k.release()
-			rk = k.rk
+			defer kr.release(urk, held)
+			rk = urk
 		}
 		var err error
 		pt, err = rk.Open(nil, b, record)

@@ -189,28 +189,37 @@ func (c *userCache) len() int {
 	return n
 }
 
-// userKey returns e's version-3 attribute key for userID, held by the
-// caller until it calls release: from the cache, or derived (and cached
-// when the cache is on). Called with e.mu held (read or write) and e's
-// data key unwrapped; the key must not be used after e.mu is released.
-func (kr *Keyring) userKey(e *entry, userID string) (*userKey, error) {
+// userKey returns e's version-3 attribute key for userID, for the caller to
+// use until it calls kr.release(rk, held): from the cache, or derived (and
+// cached when the cache is on; held is then the cache's entry, nil when the
+// cache is off). Called with e.mu held (read or write) and e's data key
+// unwrapped; the key must not be used after e.mu is released.
+func (kr *Keyring) userKey(e *entry, userID string) (rk *envelope.RecordKey, held *userKey, err error) {
 	key := cacheKey(e, userID)
 	if kr.users != nil {
 		if k := kr.users.get(key); k != nil {
-			return k, nil
+			return k.rk, k, nil
 		}
 	}
-	rk, err := kr.userRecordKey(e, userID)
-	if err != nil {
-		return nil, err
-	}
-	k := &userKey{ucKey: key, rk: rk}
-	k.refs.Store(1)
-	if kr.users == nil {
-		return k, nil
+	rk, err = kr.userRecordKey(e, userID)
+	if err != nil || kr.users == nil {
+		return rk, nil, err
 	}
 	// The cache keeps its own copy of the id: userID may be a slice of a
 	// larger string the caller would rather not see retained.
-	k.user = strings.Clone(k.user)
-	return kr.users.add(k), nil
+	k := &userKey{ucKey: ucKey{e: key.e, user: strings.Clone(key.user)}, rk: rk}
+	k.refs.Store(1)
+	k = kr.users.add(k)
+	return k.rk, k, nil
+}
+
+// release ends a use of a key userKey returned: the key is destroyed now
+// when it is not cached, when its cache entry's last holder releases it
+// otherwise.
+func (kr *Keyring) release(rk *envelope.RecordKey, held *userKey) {
+	if held != nil {
+		held.release()
+		return
+	}
+	rk.Destroy()
 }
