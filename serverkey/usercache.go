@@ -11,7 +11,11 @@ import (
 
 // DefaultUserKeyCache is the number of per-user attribute keys a Keyring
 // keeps prepared when Config.UserKeyCache is 0: 1024 keys, about 2 MiB
-// (one prepared key is about 2 KiB, see Config.UserKeyCache).
+// (1.9 KiB a key, see Config.UserKeyCache). Attribute traffic comes in
+// bursts per user (a sign-in opens the e-mail address and the TOTP seed
+// within seconds), so the users active in the last few seconds of a busy
+// service are the ones that hit; 2 MiB is small next to a server's heap,
+// and a service with more concurrently active users raises it.
 const DefaultUserKeyCache = 1024
 
 // maxUserCacheShards bounds the number of independently locked parts of the
