@@ -94,9 +94,9 @@ type Config struct {
 	// Keyring, split into up to 16 independently locked shards by a keyed
 	// hash of the user id, least recently used first out in each shard;
 	// it never holds more than UserKeyCache keys. A prepared key takes
-	// about 1.9 KiB of memory (AES-GCM and HMAC states, the user id, the bookkeeping;
-	// up to about 4 KiB while the scratch memory of its last operation is
-	// still pooled), so the default is about 2 MiB. A miss costs about 10%
+	// about 1.9 KiB of memory (AES-GCM and HMAC states, the user id, the
+	// bookkeeping; up to about 4 KiB while the scratch memory of its last
+	// operation is still pooled), so the default is about 2 MiB. A miss costs about 10%
 	// more than no cache (the eviction); Rotate walks every user once and so
 	// replaces the cached users with the ones it rotates. The keys of a
 	// data key are destroyed with it (Close, a CacheFor refresh or its
