@@ -43,6 +43,71 @@ type Stats struct {
 	Missing  int // accounts the store no longer holds (vault.ErrNotFound): left alone
 }
 
+// Option configures RotateAll, PurgeAll and Purge.
+type Option func(*options)
+
+type options struct {
+	generations vault.GenerationLog
+}
+
+// WithGenerationLog makes a bulk operation keep the deployment's
+// generation log (the vault.GenerationLog of vault.Config.Generations) as
+// the vault does. Each account whose key the operation unwraps has its
+// authenticated generation (the header MAC verified under the unwrapped
+// key) checked against log.Floor before anything is written: an account
+// below its floor, an older record put back, is refused with
+// vault.ErrRolledBack and left as it is, so a bulk run cannot launder a
+// rolled-back record by rewriting it at a higher generation. After the
+// store confirmed a rewrite, log.Raise records the new generation; Purge,
+// which writes nothing itself, raises only the generation it opened (the
+// caller raises the new one after its own write). A log error fails
+// closed with vault.ErrGenerationLog; when Raise fails after a confirmed
+// write, that account is rewritten and the run stops there, the log one
+// generation behind until the account's next open raises it. In
+// RotateAll and PurgeAll these errors stop the run like any other.
+// Accounts skipped unopened (already done, no escrow, missing) are not
+// checked.
+func WithGenerationLog(log vault.GenerationLog) Option {
+	return func(o *options) { o.generations = log }
+}
+
+func applyOptions(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
+// checkFloor refuses an opened account whose authenticated generation is
+// below the log's floor for userID.
+func (o *options) checkFloor(ctx context.Context, userID string, gen uint64) error {
+	if o.generations == nil {
+		return nil
+	}
+	floor, err := o.generations.Floor(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("escrow: account %q: %w: %w", userID, vault.ErrGenerationLog, err)
+	}
+	if gen < floor {
+		return fmt.Errorf("escrow: account %q: %w: generation %d, log has seen %d", userID, vault.ErrRolledBack, gen, floor)
+	}
+	return nil
+}
+
+// raise records gen for userID in the log, if there is one.
+func (o *options) raise(ctx context.Context, userID string, gen uint64) error {
+	if o.generations == nil {
+		return nil
+	}
+	if err := o.generations.Raise(ctx, userID, gen); err != nil {
+		return fmt.Errorf("escrow: account %q: %w: %w", userID, vault.ErrGenerationLog, err)
+	}
+	return nil
+}
+
 // maxCASRetries bounds retries of one account after a lost compare-and-swap.
 const maxCASRetries = 4
 
@@ -140,6 +205,10 @@ func errorClass(err error) string {
 		return "bad_record"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "cancelled"
+	case errors.Is(err, vault.ErrRolledBack):
+		return "rolled_back"
+	case errors.Is(err, vault.ErrGenerationLog):
+		return "generation_log"
 	}
 	return "internal"
 }
@@ -166,8 +235,11 @@ func errorClass(err error) string {
 //
 // Every account processed gets one audit record (see Audit), the account
 // that stopped the run included; accounts not reached get none. Without a
-// valid audit (ErrAuditRequired) nothing is read.
-func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Identity, newRecipient OwningRecipient, audit Audit, workers int, progress func(done, total int)) (Stats, error) {
+// valid audit (ErrAuditRequired) nothing is read. A deployment that keeps
+// a vault.GenerationLog passes it with WithGenerationLog: without it, a
+// run rewrites a rolled-back record at a higher generation, which may then
+// pass the vault's own floor check.
+func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Identity, newRecipient OwningRecipient, audit Audit, workers int, progress func(done, total int), opts ...Option) (Stats, error) {
 	if old == nil || newRecipient == nil {
 		return Stats{}, fmt.Errorf("escrow: rotate: nil identity or recipient: %w", envelope.ErrInvalidRecipient)
 	}
@@ -185,7 +257,7 @@ func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Iden
 		}
 		return has && !other
 	}
-	return bulk(ctx, s, userIDs, old, done, []envelope.Recipient{newRecipient}, audit, EventEscrowRotate, workers, progress)
+	return bulk(ctx, s, userIDs, old, done, []envelope.Recipient{newRecipient}, audit, EventEscrowRotate, workers, progress, applyOptions(opts))
 }
 
 // PurgeAll removes every escrow stanza from the accounts in userIDs,
@@ -195,8 +267,9 @@ func RotateAll(ctx context.Context, s Store, userIDs []string, old envelope.Iden
 // A purge is final only once the account key itself is rotated
 // (RotateAccountKey): older copies of the account record (backups,
 // replicas, logs) still hold an escrow stanza that opens the same key.
-// Each account processed gets one audit record, as for RotateAll.
-func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identity, audit Audit, workers int, progress func(done, total int)) (Stats, error) {
+// Each account processed gets one audit record, as for RotateAll, and
+// WithGenerationLog applies as for RotateAll.
+func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identity, audit Audit, workers int, progress func(done, total int), opts ...Option) (Stats, error) {
 	if id == nil {
 		return Stats{}, fmt.Errorf("escrow: purge: nil identity: %w", envelope.ErrInvalidRecipient)
 	}
@@ -211,7 +284,7 @@ func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identi
 		}
 		return true
 	}
-	return bulk(ctx, s, userIDs, id, done, nil, audit, EventEscrowPurge, workers, progress)
+	return bulk(ctx, s, userIDs, id, done, nil, audit, EventEscrowPurge, workers, progress, applyOptions(opts))
 }
 
 // Purge returns account (a vault account record for userID) without its
@@ -219,55 +292,77 @@ func PurgeAll(ctx context.Context, s Store, userIDs []string, id envelope.Identi
 // personal-key identity). See PurgeAll for why a purge is final only once
 // the account key is rotated. It writes one audit record (EventEscrowPurge)
 // whatever the outcome, or returns ErrAuditRequired without reading
-// anything.
-func Purge(ctx context.Context, userID string, account []byte, id envelope.Identity, audit Audit) ([]byte, error) {
+// anything. With WithGenerationLog, an account below its floor is refused
+// (vault.ErrRolledBack) and the generation opened is raised; the caller
+// raises the returned account's generation after storing it.
+func Purge(ctx context.Context, userID string, account []byte, id envelope.Identity, audit Audit, opts ...Option) ([]byte, error) {
 	if err := audit.check(); err != nil {
 		return nil, err
 	}
-	out, _, unwrapped, err := rewrapAccount(ctx, userID, account, id, func(*envelope.Header) bool { return false }, nil)
+	o := applyOptions(opts)
+	r, err := rewrapAccount(ctx, userID, account, id, func(*envelope.Header) bool { return false }, nil, &o)
+	if err == nil {
+		// Purge writes nothing: the caller's write may never happen, so
+		// only the generation opened is recorded.
+		err = o.raise(ctx, userID, r.opened)
+	}
 	result := ResultChanged
 	if err != nil {
 		result = ResultFailed
+		r.out = nil
 	}
-	audit.event(ctx, EventEscrowPurge, userID, result, unwrapped, err)
-	return out, err
+	audit.event(ctx, EventEscrowPurge, userID, result, r.unwrapped, err)
+	return r.out, err
 }
 
 func accountBinding(userID string) envelope.Binding {
 	return envelope.Binding{UserID: userID, Label: vault.AccountLabel}
 }
 
-// rewrapAccount opens account with id and returns it rewrapped: non-escrow
-// stanzas kept, add appended. changed is false (and out nil) when isDone
-// says the account needs nothing. unwrapped reports whether the account
-// key was unwrapped (for the audit record), whatever err.
-func rewrapAccount(ctx context.Context, userID string, account []byte, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (out []byte, changed, unwrapped bool, err error) {
+// rewrapped is what rewrapAccount did to one account.
+type rewrapped struct {
+	out       []byte // the rewritten account; nil when not changed
+	opened    uint64 // the authenticated generation of the account opened
+	written   uint64 // the generation of out
+	changed   bool   // false when isDone said the account needs nothing
+	unwrapped bool   // the account key was unwrapped (for the audit record), whatever the error
+}
+
+// rewrapAccount opens account with id, checks its authenticated generation
+// against o's log, and returns it rewrapped: non-escrow stanzas kept, add
+// appended.
+func rewrapAccount(ctx context.Context, userID string, account []byte, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, o *options) (rewrapped, error) {
 	h, err := envelope.ParseHeader(account)
 	if err != nil {
-		return nil, false, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return rewrapped{}, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
 	if isDone(h) {
-		return nil, false, false, nil
+		return rewrapped{}, nil
 	}
 	b := accountBinding(userID)
 	key, err := envelope.UnwrapKey(ctx, h, b, id)
 	if err != nil {
-		return nil, false, false, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return rewrapped{}, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
 	defer clear(key)
+	r := rewrapped{opened: h.Generation(), unwrapped: true}
+	// The header MAC verified under key: h.Generation is authentic now.
+	if err := o.checkFloor(ctx, userID, r.opened); err != nil {
+		return r, err
+	}
 	keep := func(s *envelope.Stanza) bool { return !IsEscrowStanza(s) }
 	nh, err := h.Rewrap(ctx, key, b, keep, add...)
 	if err != nil {
-		return nil, false, true, fmt.Errorf("escrow: account %q: %w", userID, err)
+		return r, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
-	out, err = nh.MarshalBinary()
-	if err != nil {
-		return nil, false, true, fmt.Errorf("escrow: account %q: %w", userID, err)
+	if r.out, err = nh.MarshalBinary(); err != nil {
+		return r, fmt.Errorf("escrow: account %q: %w", userID, err)
 	}
-	return out, true, true, nil
+	r.written, r.changed = nh.Generation(), true
+	return r, nil
 }
 
-func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, audit Audit, event string, workers int, progress func(done, total int)) (Stats, error) {
+func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, audit Audit, event string, workers int, progress func(done, total int), o options) (Stats, error) {
 	if s == nil {
 		return Stats{}, fmt.Errorf("escrow: nil store: %w", envelope.ErrInvalidRecipient)
 	}
@@ -290,7 +385,7 @@ func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, 
 		go func() {
 			defer wg.Done()
 			for uid := range jobs {
-				res, unwrapped, err := one(ctx, s, uid, id, isDone, add)
+				res, unwrapped, err := one(ctx, s, uid, id, isDone, add, &o)
 				if err != nil {
 					// An account reached after another one's error (or
 					// a cancellation) stops at its first ctx check:
@@ -361,7 +456,7 @@ func hasEscrow(account []byte) bool {
 
 // one processes one account with compare-and-swap retries. unwrapped
 // reports whether its account key was unwrapped in any try.
-func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient) (res result, unwrapped bool, err error) {
+func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDone func(*envelope.Header) bool, add []envelope.Recipient, o *options) (res result, unwrapped bool, err error) {
 	for try := 0; ; try++ {
 		if err := ctx.Err(); err != nil {
 			return 0, unwrapped, fmt.Errorf("escrow: %w", err)
@@ -376,16 +471,21 @@ func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDo
 		if !hasEscrow(account) {
 			return resNoEscrow, unwrapped, nil
 		}
-		out, changed, u, err := rewrapAccount(ctx, userID, account, id, isDone, add)
-		unwrapped = unwrapped || u
+		r, err := rewrapAccount(ctx, userID, account, id, isDone, add, o)
+		unwrapped = unwrapped || r.unwrapped
 		if err != nil {
 			return 0, unwrapped, err
 		}
-		if !changed {
+		if !r.changed {
 			return resSkipped, unwrapped, nil
 		}
-		_, err = s.Put(ctx, userID, out, ver)
+		_, err = s.Put(ctx, userID, r.out, ver)
 		if err == nil {
+			// Raised only once the store confirmed the write: never
+			// ahead of a record that may not exist.
+			if err := o.raise(ctx, userID, r.written); err != nil {
+				return 0, unwrapped, err
+			}
 			return resChanged, unwrapped, nil
 		}
 		if !errors.Is(err, vault.ErrConflict) || try+1 >= maxCASRetries {

@@ -111,8 +111,9 @@
 // check is in the library, not in the bytes); or protect sealed records,
 // which carry no version of their own (an older ciphertext of the same
 // user and label put back still opens). The escrow package's bulk
-// operations (escrow.RotateAll, escrow.PurgeAll) rewrite accounts through
-// the envelope package and neither read nor raise the log. Shredding does
+// operations (escrow.RotateAll, escrow.PurgeAll, escrow.Purge) rewrite
+// accounts through the envelope package: they keep the log only when
+// given it (escrow.WithGenerationLog). Shredding does
 // not lower a floor: a user id enrolled again after ShredInStore is
 // refused as rolled back until the caller removes its entry from the log.
 //

@@ -1,0 +1,143 @@
+package escrow
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/piivault/piivault/envelope"
+	"github.com/piivault/piivault/vault"
+)
+
+// rolledBackAccount enrolls userID with escrow to oldR in a vault that
+// keeps log, changes its password once (raising the log to the new
+// generation), and then puts the first account record back in mem, as a
+// restored backup or someone with write access to the table would. It
+// returns the vault and the generation the log holds.
+func rolledBackAccount(t *testing.T, oldR envelope.Recipient, mem *vault.MemStore, log vault.GenerationLog, userID string) (*vault.Vault, uint64) {
+	t.Helper()
+	v, err := vault.New(vault.Config{Policy: testPolicy(), Escrow: oldR, Generations: log})
+	require.NoError(t, err)
+	_, err = v.EnrollInStore(t.Context(), mem, userID, []byte("old password"))
+	require.NoError(t, err)
+	old, ver, err := mem.Get(t.Context(), userID)
+	require.NoError(t, err)
+	require.NoError(t, v.ChangePasswordInStore(t.Context(), mem, userID, []byte("old password"), []byte("new password")))
+	floor, err := log.Floor(t.Context(), userID)
+	require.NoError(t, err)
+	require.Greater(t, floor, mustParse(t, old).Generation(), "the password change raised the log")
+	_, cur, err := mem.Get(t.Context(), userID)
+	require.NoError(t, err)
+	_, err = mem.Put(t.Context(), userID, old, cur)
+	require.NoError(t, err)
+	_ = ver
+	return v, floor
+}
+
+// TestBulkRotationWithAGenerationLogRefusesToLaunderARolledBackAccount: a
+// record rolled back by one generation, rewritten by RotateAll, would come
+// out at the generation the log holds and pass the vault's floor check,
+// opening with the old password. With WithGenerationLog the run refuses
+// it (vault.ErrRolledBack, audited) and leaves the store as it was;
+// without, the laundering works (the test can fail), and the old password
+// then opens the account.
+func TestBulkRotationWithAGenerationLogRefusesToLaunderARolledBackAccount(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
+	for _, op := range []string{"rotate", "purge"} {
+		t.Run(op, func(t *testing.T) {
+			run := func(s Store, opts ...Option) error {
+				var err error
+				if op == "rotate" {
+					_, err = RotateAll(t.Context(), s, []string{"user-rb"}, oldID, newR, testAudit(t), 1, nil, opts...)
+				} else {
+					_, err = PurgeAll(t.Context(), s, []string{"user-rb"}, oldID, testAudit(t), 1, nil, opts...)
+				}
+				return err
+			}
+			mem, log := vault.NewMemStore(), vault.NewMemGenerationLog()
+			v, floor := rolledBackAccount(t, oldR, mem, log, "user-rb")
+			before, _, _ := mem.Get(t.Context(), "user-rb")
+			err := run(mem, WithGenerationLog(log))
+			require.ErrorIs(t, err, vault.ErrRolledBack)
+			after, _, _ := mem.Get(t.Context(), "user-rb")
+			require.Equal(t, before, after, "the rolled-back record is left as it was")
+			_, err = v.UnlockInStore(t.Context(), mem, "user-rb", []byte("old password"))
+			require.ErrorIs(t, err, vault.ErrRolledBack)
+
+			// The same run without the log launders the record.
+			mem2, log2 := vault.NewMemStore(), vault.NewMemGenerationLog()
+			v2, floor2 := rolledBackAccount(t, oldR, mem2, log2, "user-rb")
+			require.Equal(t, floor, floor2)
+			require.NoError(t, run(mem2))
+			laundered, _, _ := mem2.Get(t.Context(), "user-rb")
+			require.Equal(t, floor2, mustParse(t, laundered).Generation(), "rewritten at the generation the log holds")
+			u, err := v2.UnlockInStore(t.Context(), mem2, "user-rb", []byte("old password"))
+			require.NoError(t, err, "without the log, the old password opens the laundered record")
+			u.Close()
+		})
+	}
+}
+
+// TestBulkOperationsRaiseTheLogOnlyAfterAConfirmedWrite: after a run, the
+// log holds each rewritten account's generation; a write that failed
+// leaves the log where it was (never ahead of a record that may not
+// exist); a Floor error stops the run before any write.
+func TestBulkOperationsRaiseTheLogOnlyAfterAConfirmedWrite(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
+	log := vault.NewMemGenerationLog()
+	v, err := vault.New(vault.Config{Policy: testPolicy(), Escrow: oldR, Generations: log})
+	require.NoError(t, err)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, v, mem, 6)
+
+	cs := &crashStore{MemStore: mem, okPuts: 3}
+	_, err = RotateAll(t.Context(), cs, ids, oldID, newR, testAudit(t), 1, nil, WithGenerationLog(log))
+	require.ErrorIs(t, err, errCrash)
+	for _, id := range ids {
+		acct, _, err := mem.Get(t.Context(), id)
+		require.NoError(t, err)
+		floor, err := log.Floor(t.Context(), id)
+		require.NoError(t, err)
+		require.Equal(t, mustParse(t, acct).Generation(), floor, "%s: the log follows the stored record, written or not", id)
+	}
+
+	failing := &floorFailingLog{GenerationLog: log}
+	before, _, _ := mem.Get(t.Context(), ids[5])
+	_, err = RotateAll(t.Context(), mem, ids[5:], oldID, newR, testAudit(t), 1, nil, WithGenerationLog(failing))
+	require.ErrorIs(t, err, vault.ErrGenerationLog)
+	require.ErrorIs(t, err, errLogDown)
+	after, _, _ := mem.Get(t.Context(), ids[5])
+	require.Equal(t, before, after, "a Floor error writes nothing")
+}
+
+var errLogDown = errors.New("generation log unreachable")
+
+type floorFailingLog struct{ vault.GenerationLog }
+
+func (floorFailingLog) Floor(context.Context, string) (uint64, error) { return 0, errLogDown }
+
+// TestPurgeWithAGenerationLogRefusesARolledBackAccountAndRaisesWhatItOpened:
+// the stateless Purge checks the floor like the bulk runs, and records
+// only the generation it opened (its output may never be stored).
+func TestPurgeWithAGenerationLogRefusesARolledBackAccountAndRaisesWhatItOpened(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	mem, log := vault.NewMemStore(), vault.NewMemGenerationLog()
+	_, floor := rolledBackAccount(t, oldR, mem, log, "user-p")
+	old, _, _ := mem.Get(t.Context(), "user-p")
+	out, err := Purge(t.Context(), "user-p", old, oldID, testAudit(t), WithGenerationLog(log))
+	require.ErrorIs(t, err, vault.ErrRolledBack)
+	require.Nil(t, out)
+
+	fresh := vault.NewMemGenerationLog()
+	out, err = Purge(t.Context(), "user-p", old, oldID, testAudit(t), WithGenerationLog(fresh))
+	require.NoError(t, err)
+	got, err := fresh.Floor(t.Context(), "user-p")
+	require.NoError(t, err)
+	require.Equal(t, mustParse(t, old).Generation(), got, "the generation opened, not the one returned")
+	require.Equal(t, got+1, mustParse(t, out).Generation())
+	require.Less(t, got, floor)
+}
