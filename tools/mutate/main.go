@@ -108,6 +108,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	// Every mutation of the list, not only those selected: a -fast run in
+	// CI then fails as soon as an edit leaves any mutation stale.
+	if err := checkTexts(root, mutations); err != nil {
+		fatal(err)
+	}
 	tmp, err := os.MkdirTemp("", "piivault-mutate-")
 	if err != nil {
 		fatal(err)
@@ -174,6 +179,26 @@ func checkList(all []Mutation) error {
 			return fmt.Errorf("mutation %q changes nothing", m.ID)
 		}
 		seen[m.ID] = true
+	}
+	return nil
+}
+
+// checkTexts reports every mutation whose From text does not occur exactly
+// once in its file (a stale mutation would test nothing).
+func checkTexts(root string, all []Mutation) error {
+	var stale []string
+	for _, m := range all {
+		src, err := os.ReadFile(filepath.Join(root, m.File))
+		if err != nil {
+			stale = append(stale, fmt.Sprintf("%s: %v", m.ID, err))
+			continue
+		}
+		if n := bytes.Count(src, []byte(m.From)); n != 1 {
+			stale = append(stale, fmt.Sprintf("%s: text found %d times in %s", m.ID, n, m.File))
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("%d stale mutations (update From to the code as it is now):\n  %s", len(stale), strings.Join(stale, "\n  "))
 	}
 	return nil
 }
