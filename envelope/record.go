@@ -155,60 +155,27 @@ func newRecordKey(key []byte, gen uint32, r io.Reader, fips bool) (*RecordKey, e
 	k.prefix[4], k.prefix[5] = RecordVersion3, SuiteAES256GCM
 	binary.BigEndian.PutUint32(k.prefix[6:], gen)
 
-	prk, err := hkdf.Extract(sha256.New, key, []byte(labelRecordV3Salt))
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf: %w", err)
+	var encKey [KeySize]byte
+	defer clear(encKey[:])
+	if fips {
+		if err := k.deriveModule(key, &encKey); err != nil {
+			return nil, err
+		}
+	} else {
+		k.derive(key, &encKey)
 	}
-	defer clear(prk)
-	encKey, err := hkdf.Expand(sha256.New, prk, labelRecordV3GCM+string(k.prefix[6:]), KeySize)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf: %w", err)
-	}
-	defer clear(encKey)
-	commitKey, err := hkdf.Expand(sha256.New, prk, labelRecordV3Commit+string(k.prefix[6:]), KeySize)
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf: %w", err)
-	}
-	block, err := aes.NewCipher(encKey)
+	block, err := aes.NewCipher(encKey[:])
 	if err != nil {
 		return nil, fmt.Errorf("envelope: aes: %w", err)
 	}
 	if k.fips {
 		k.gcm, err = cipher.NewGCMWithRandomNonce(block)
 		k.moduleNonce = true
-		k.commitKey = commitKey
 	} else {
 		k.gcm, err = cipher.NewGCM(block)
-		k.commit = newHMACKey(commitKey)
-		clear(commitKey)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("envelope: gcm: %w", err)
-	}
-
-	sprk, err := hkdf.Extract(sha256.New, key, []byte(labelStreamSalt))
-	if err != nil {
-		return nil, fmt.Errorf("envelope: hkdf: %w", err)
-	}
-	if k.fips {
-		k.streamPRK = sprk
-	} else {
-		k.stream = newHMACKey(sprk)
-		clear(sprk)
-	}
-
-	if gen == 0 {
-		prk1, err := hkdf.Extract(sha256.New, key, []byte(labelRecordSalt))
-		if err != nil {
-			return nil, fmt.Errorf("envelope: hkdf: %w", err)
-		}
-		if k.fips {
-			k.v1PRK = prk1
-		} else {
-			k.v1 = newHMACKey(prk1)
-			clear(prk1)
-		}
-		k.hasV1 = true
 	}
 	k.pool.New = func() any {
 		s := &recScratch{hashScratch: newHashScratch(), ad: make([]byte, 0, RecordHeaderSize+2+2*MaxBindingField),
@@ -219,6 +186,85 @@ func newRecordKey(key []byte, gen uint32, r io.Reader, fips bool) (*RecordKey, e
 		return s
 	}
 	return k, nil
+}
+
+// Subkeys of a record key (FORMAT.md 4.1), the same in both code paths:
+//
+//	prk        = HKDF-Extract(salt = labelRecordV3Salt, IKM = key)
+//	gcm key    = HKDF-Expand(prk, labelRecordV3GCM || u32 gen, 32)
+//	commit key = HKDF-Expand(prk, labelRecordV3Commit || u32 gen, 32)
+//	stream PRK = HKDF-Extract(salt = labelStreamSalt, IKM = key)
+//	v1 PRK     = HKDF-Extract(salt = labelRecordSalt, IKM = key)  (gen 0 only)
+//
+// For 32-byte outputs HKDF-Expand is one HMAC, T(1) = HMAC(prk, info ||
+// 0x01), and HKDF-Extract is HMAC(salt, IKM). derive computes them with
+// hmacKey, whose states for the three constant salts are hashed once per
+// process; deriveModule with crypto/hkdf, inside the FIPS 140-3 module.
+// TestRecordKeySubkeysAgreeWithCryptoHKDF checks that both give the same
+// keys.
+
+// saltKeys are the HMAC states of the constant HKDF-Extract salts.
+var saltKeys = sync.OnceValue(func() *[3]hmacKey {
+	return &[3]hmacKey{
+		newHMACKey([]byte(labelRecordV3Salt)),
+		newHMACKey([]byte(labelStreamSalt)),
+		newHMACKey([]byte(labelRecordSalt)),
+	}
+})
+
+// derive sets k's subkeys from key with this package's HMAC-SHA256, and
+// writes the GCM key to encKey for the caller to expand and clear.
+func (k *RecordKey) derive(key []byte, encKey *[KeySize]byte) {
+	salts := saltKeys()
+	s := newHashScratch()
+	var prk [sha256.Size]byte
+	defer clear(prk[:])
+	one := []byte{1}
+	salts[0].sum(&s, &prk, key, nil, nil)
+	pk := newHMACKey(prk[:])
+	pk.sum(&s, encKey, []byte(labelRecordV3GCM), k.prefix[6:], one)
+	var commitKey [sha256.Size]byte
+	pk.sum(&s, &commitKey, []byte(labelRecordV3Commit), k.prefix[6:], one)
+	pk.destroy()
+	k.commit = newHMACKey(commitKey[:])
+	clear(commitKey[:])
+	salts[1].sum(&s, &prk, key, nil, nil)
+	k.stream = newHMACKey(prk[:])
+	if k.gen == 0 {
+		salts[2].sum(&s, &prk, key, nil, nil)
+		k.v1 = newHMACKey(prk[:])
+		k.hasV1 = true
+	}
+	clear(s.inner[:])
+}
+
+// deriveModule is derive through crypto/hkdf (FIPS 140-3 mode), keeping
+// the PRKs and the commitment key for the module's HKDF and HMAC.
+func (k *RecordKey) deriveModule(key []byte, encKey *[KeySize]byte) error {
+	prk, err := hkdf.Extract(sha256.New, key, []byte(labelRecordV3Salt))
+	if err != nil {
+		return fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	defer clear(prk)
+	ek, err := hkdf.Expand(sha256.New, prk, labelRecordV3GCM+string(k.prefix[6:]), KeySize)
+	if err != nil {
+		return fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	copy(encKey[:], ek)
+	clear(ek)
+	if k.commitKey, err = hkdf.Expand(sha256.New, prk, labelRecordV3Commit+string(k.prefix[6:]), KeySize); err != nil {
+		return fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	if k.streamPRK, err = hkdf.Extract(sha256.New, key, []byte(labelStreamSalt)); err != nil {
+		return fmt.Errorf("envelope: hkdf: %w", err)
+	}
+	if k.gen == 0 {
+		if k.v1PRK, err = hkdf.Extract(sha256.New, key, []byte(labelRecordSalt)); err != nil {
+			return fmt.Errorf("envelope: hkdf: %w", err)
+		}
+		k.hasV1 = true
+	}
+	return nil
 }
 
 // Generation returns the key generation k seals under and opens.

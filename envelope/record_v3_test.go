@@ -301,3 +301,45 @@ func TestRecordV3KeysAreIndependentPerGeneration(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordKeySubkeysAgreeWithCryptoHKDF: the fast path derives every
+// subkey (GCM and commitment keys, stream and version-1 PRKs) with this
+// package's HMAC and salt states hashed once per process; each equals
+// crypto/hkdf's, for several keys and generations, generation 0 included
+// (the only one with a version-1 PRK).
+func TestRecordKeySubkeysAgreeWithCryptoHKDF(t *testing.T) {
+	fipstest.Skip(t, fipstest.CallerGCMNonce) // the fast path's caller-nonce GCM
+	extract := func(key []byte, salt string) []byte {
+		prk, err := hkdf.Extract(sha256.New, key, []byte(salt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prk
+	}
+	for i, gen := range []uint32{0, 1, 7, 1 << 31} {
+		key := bytes.Repeat([]byte{byte(0x30 + i)}, KeySize)
+		k, err := newRecordKey(key, gen, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		encKey, commitKey := specRecordV3Keys(t, key, gen)
+		block, _ := aes.NewCipher(encKey)
+		want, _ := cipher.NewGCM(block)
+		nonce := make([]byte, gcmNonceSize)
+		if got := k.gcm.Seal(nil, nonce, []byte("probe"), nil); !bytes.Equal(got, want.Seal(nil, nonce, []byte("probe"), nil)) {
+			t.Fatalf("gen %d: GCM key differs from crypto/hkdf's", gen)
+		}
+		for name, pair := range map[string][2]hmacKey{
+			"commit key": {k.commit, newHMACKey(commitKey)},
+			"stream PRK": {k.stream, newHMACKey(extract(key, labelStreamSalt))},
+		} {
+			if !bytes.Equal(pair[0].inner, pair[1].inner) || !bytes.Equal(pair[0].outer, pair[1].outer) {
+				t.Fatalf("gen %d: %s differs from crypto/hkdf's", gen, name)
+			}
+		}
+		v1 := newHMACKey(extract(key, labelRecordSalt))
+		if k.hasV1 != (gen == 0) || gen == 0 && (!bytes.Equal(k.v1.inner, v1.inner) || !bytes.Equal(k.v1.outer, v1.outer)) {
+			t.Fatalf("gen %d: version-1 PRK (present %v) differs from crypto/hkdf's", gen, k.hasV1)
+		}
+	}
+}
