@@ -80,22 +80,13 @@ func (u *Unlocked) OpenStream(r io.Reader, label string) (io.Reader, error) {
 		}
 		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
 	}
-	gen, err := envelope.StreamGeneration(hdr[:])
-	if err != nil {
-		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
-	}
-	u.mu.RLock()
-	defer u.mu.RUnlock()
-	if u.rk == nil {
-		return nil, ErrClosed
-	}
-	rk, err := u.keyForGeneration(gen, "stream")
+	var sr *envelope.StreamReader
+	err := u.withStreamKey(hdr[:], label, func(rk *envelope.RecordKey, b envelope.Binding) (err error) {
+		sr, err = rk.NewStreamReader(io.MultiReader(bytes.NewReader(hdr[:]), r), b)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	sr, err := rk.NewStreamReader(io.MultiReader(bytes.NewReader(hdr[:]), r), envelope.Binding{UserID: u.userID, Label: label})
-	if err != nil {
-		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
 	}
 	return &streamReader{sr: sr}, nil
 }
@@ -115,24 +106,39 @@ func (u *Unlocked) OpenStreamBytes(label string, sealed []byte) ([]byte, error) 
 	if err := checkLabel(label); err != nil {
 		return nil, err
 	}
-	gen, err := envelope.StreamGeneration(sealed)
+	var pt []byte
+	err := u.withStreamKey(sealed, label, func(rk *envelope.RecordKey, b envelope.Binding) (err error) {
+		pt, err = rk.OpenStreamBytes(nil, sealed, b)
+		return err
+	})
 	if err != nil {
-		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
+		return nil, err
+	}
+	return pt, nil
+}
+
+// withStreamKey runs f, holding u.mu, with the key of the generation the
+// stream header names (the current key or an older one the account
+// carries) and the binding of label. Errors of f and of the header are
+// classified; ErrClosed and keyForGeneration's are returned as they are.
+func (u *Unlocked) withStreamKey(header []byte, label string, f func(*envelope.RecordKey, envelope.Binding) error) error {
+	gen, err := envelope.StreamGeneration(header)
+	if err != nil {
+		return classify(fmt.Errorf("vault: open stream: %w", err))
 	}
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	if u.rk == nil {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	rk, err := u.keyForGeneration(gen, "stream")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	pt, err := rk.OpenStreamBytes(nil, sealed, envelope.Binding{UserID: u.userID, Label: label})
-	if err != nil {
-		return nil, classify(fmt.Errorf("vault: open stream: %w", err))
+	if err := f(rk, envelope.Binding{UserID: u.userID, Label: label}); err != nil {
+		return classify(fmt.Errorf("vault: open stream: %w", err))
 	}
-	return pt, nil
+	return nil
 }
 
 // keyForGeneration is keyFor for a generation read from a stream header.
