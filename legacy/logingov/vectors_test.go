@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -184,7 +186,14 @@ func TestGeneratorChunksAsTheDocumentSays(t *testing.T) {
 func TestRubyWrittenValuesOpen(t *testing.T) {
 	fipstest.Skip(t, fipstest.Scrypt)
 	var f vectorFile
-	readJSON(t, "ruby-values.json", &f)
+	if path := os.Getenv("PIIVAULT_RUBY_VALUES"); path != "" {
+		// CI: values Ruby has just written (.ci/run), not the committed ones.
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &f))
+	} else {
+		readJSON(t, "ruby-values.json", &f)
+	}
 	require.Len(t, f.Vectors, 13)
 	var fps [][]byte
 	for _, k := range f.FingerprintKeys {

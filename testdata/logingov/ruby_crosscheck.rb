@@ -12,7 +12,8 @@
 # (2) writes ruby-values.json: values Ruby wrote, which
 # TestRubyWrittenValuesOpen opens with the Go reader.
 #
-# Run by hand (needs ruby with openssl, json, base64; no gems):
+# CI runs it on every change (.ci/run); by hand (needs ruby with openssl,
+# json, base64; no gems):
 #   ruby testdata/logingov/ruby_crosscheck.rb
 # Synthetic identities only.
 require 'openssl'
@@ -153,7 +154,9 @@ end
 null = encrypt('null', normalize(pk), out[0][:uuid], 'LOCc', pepper, fps[0], '800$8$1$')
 out << { name: 'ruby LOCc null personal-key copy', uuid: out[0][:uuid], secret_kind: 'personal_key', secret: pk,
          layer: 'LOCc', stored: null, want: 'no_pii' }
-File.write(File.join(DIR, 'ruby-values.json'), JSON.pretty_generate(
+# CI writes to a temporary file (RUBY_VALUES_OUT) and has the Go test read
+# it (PIIVAULT_RUBY_VALUES), leaving the committed file alone.
+File.write(ENV['RUBY_VALUES_OUT'] || File.join(DIR, 'ruby-values.json'), JSON.pretty_generate(
   comment: "Written by ruby_crosscheck.rb (#{RUBY_DESCRIPTION}, #{OpenSSL::OPENSSL_LIBRARY_VERSION}). Synthetic identities only.",
   pepper: pepper, fingerprint_keys: fps, vectors: out) + "\n")
 puts "ruby opened #{opened} Go-written local-mode vectors; wrote #{out.size} values"
