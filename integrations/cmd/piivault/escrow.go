@@ -12,7 +12,6 @@ import (
 	"github.com/piivault/piivault/envelope"
 	"github.com/piivault/piivault/escrow"
 	"github.com/piivault/piivault/integrations/pgstore"
-	"github.com/piivault/piivault/integrations/pkcs11hsm"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -86,7 +85,7 @@ func loadIdentity(path, purpose string) (*escrow.Identity, error) {
 // hsmIdentity opens the escrow key labelled label in a PKCS#11 token: the
 // ECDH runs in the token, the private key never leaves it. The PIN comes
 // from the environment only (a flag would show in the process list).
-func hsmIdentity(e *env, module, token, label, purpose string) (*pkcs11hsm.Token, *escrow.Identity, error) {
+func hsmIdentity(e *env, module, token, label, purpose string) (io.Closer, *escrow.Identity, error) {
 	if module == "" {
 		module = e.getenv("PIIVAULT_PKCS11_MODULE")
 	}
@@ -97,13 +96,8 @@ func hsmIdentity(e *env, module, token, label, purpose string) (*pkcs11hsm.Token
 	if module == "" || token == "" || pin == "" {
 		return nil, nil, usagef("a PKCS#11 key needs -pkcs11-module (or $PIIVAULT_PKCS11_MODULE), -pkcs11-token (or $PIIVAULT_PKCS11_TOKEN) and $PIIVAULT_PKCS11_PIN")
 	}
-	tok, err := pkcs11hsm.Open(module, token, pin)
+	tok, k, err := openTokenECKey(module, token, pin, label)
 	if err != nil {
-		return nil, nil, err
-	}
-	k, err := tok.ECKey(label)
-	if err != nil {
-		tok.Close()
 		return nil, nil, err
 	}
 	id, err := escrow.NewKeyExchangerIdentity(k, purpose)

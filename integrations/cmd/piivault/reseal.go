@@ -11,7 +11,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/piivault/piivault/integrations/pgstore"
-	"github.com/piivault/piivault/integrations/pkcs11hsm"
 	"github.com/piivault/piivault/serverkey"
 	"github.com/piivault/piivault/shred"
 )
@@ -102,15 +101,11 @@ func runReseal(ctx context.Context, e *env, args []string) error {
 	if module == "" || token == "" || pin == "" {
 		return usagef("the key-encrypting key needs -pkcs11-module (or $PIIVAULT_PKCS11_MODULE), -pkcs11-token (or $PIIVAULT_PKCS11_TOKEN) and $PIIVAULT_PKCS11_PIN")
 	}
-	tok, err := pkcs11hsm.Open(module, token, pin)
+	tok, kek, err := openTokenKWP(module, token, pin, *kekLabel)
 	if err != nil {
 		return err
 	}
 	defer tok.Close()
-	kek, err := tok.KWPAEAD(*kekLabel)
-	if err != nil {
-		return err
-	}
 	kr, err := serverkey.New(serverkey.Config{KEK: kek, Current: current.keys[0], Older: older.keys})
 	if err != nil {
 		return err
