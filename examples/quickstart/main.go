@@ -34,12 +34,18 @@ var jane = &vault.Identity{
 
 func run() error {
 	ctx := context.Background()
-	v, err := vault.New(vault.Config{}) // embedded defaults, escrow off
+	// Embedded defaults, escrow off, and a generation log: the highest
+	// account generation seen per user, kept where the accounts table's
+	// writers cannot reach (here in memory; in production another
+	// database or a signed log), so an old account row put back is
+	// refused (step 10).
+	genlog := vault.NewMemGenerationLog()
+	v, err := vault.New(vault.Config{Generations: genlog})
 	if err != nil {
 		return err
 	}
 	p := v.Policy().New
-	fmt.Printf("piivault quickstart: Argon2id m=%d MiB t=%d p=%d, escrow off\n\n", p.MemoryKiB/1024, p.Passes, p.Threads)
+	fmt.Printf("piivault quickstart: Argon2id m=%d MiB t=%d p=%d, escrow off, generation log on\n\n", p.MemoryKiB/1024, p.Passes, p.Threads)
 
 	store := vault.NewMemStore()   // account records, by user id
 	records := map[string][]byte{} // sealed records, by "user/label"
@@ -92,6 +98,12 @@ func run() error {
 		_, err := v.UnlockInStore(ctx, store, janeID, pw1)
 		return expect(err, vault.ErrWrongSecret)
 	})
+
+	// A copy of Jane's account row as a backup holds it before recovery.
+	backup, _, err := store.Get(ctx, janeID)
+	if err != nil {
+		return err
+	}
 
 	var pk2 vault.PersonalKey
 	step("6. recover with the personal key", func(note func(string, ...any)) error {
@@ -146,6 +158,25 @@ func run() error {
 			return errors.New("record opened under another label")
 		}
 		note("Jane's ssn record in her pii slot: refused")
+		return nil
+	})
+
+	step("10. old account row put back: refused with the old secrets", func(note func(string, ...any)) error {
+		_, ver, err := store.Get(ctx, janeID)
+		if err != nil {
+			return err
+		}
+		if _, err := store.Put(ctx, janeID, backup, ver); err != nil { // a restored backup
+			return err
+		}
+		// Without the log, the revoked personal key would open the old row
+		// and take the account over.
+		if _, err := v.RecoverInStore(ctx, store, janeID, pk, []byte("an attacker's password")); !errors.Is(err, vault.ErrRolledBack) {
+			return fmt.Errorf("recovery on the old row: got %v, want vault.ErrRolledBack", err)
+		}
+		floor, _ := genlog.Floor(ctx, janeID)
+		gen, _ := vault.AccountGeneration(backup)
+		note("old row of generation %d, log has seen %d: vault.ErrRolledBack", gen, floor)
 		return nil
 	})
 
