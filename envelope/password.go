@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/piivault/piivault/kdf"
 )
@@ -228,22 +229,29 @@ func (pi *PasswordIdentity) Unwrap(ctx context.Context, stanzas []*Stanza, b Bin
 // policy lets one derivation cost: the sum over stanzas of Work / MaxWork
 // of its algorithm must not exceed 1 (works of different algorithms are
 // compared as shares of their own caps). One stanza passes whenever its
-// own cap check did.
+// own cap check did. The sum is exact (rationals, not floating point): a
+// header exactly at the cap passes and one a single unit of work over it
+// is refused, whatever the magnitudes.
 func checkTotalWork(pol kdf.Policy, parsed []*passwordStanza) error {
 	if len(parsed) < 2 {
 		return nil
 	}
-	var share float64
+	var share, term, one big.Rat
+	one.SetInt64(1)
+	var w, m big.Int
 	for _, ps := range parsed {
 		max, ok := pol.MaxWork(ps.params.Algorithm)
 		if !ok || max == 0 {
 			return fmt.Errorf("envelope: password stanza refused before deriving: %w", kdf.ErrParamsNotAllowed)
 		}
-		share += float64(ps.params.Work()) / float64(max)
+		w.SetUint64(ps.params.Work())
+		m.SetUint64(max)
+		share.Add(&share, term.SetFrac(&w, &m))
 	}
-	if share > 1 {
+	if share.Cmp(&one) > 0 {
+		f, _ := share.Float64()
 		return fmt.Errorf("envelope: %d password stanzas together cost %.2f times what the policy lets one derivation cost, refused before deriving: %w",
-			len(parsed), share, kdf.ErrParamsTooCostly)
+			len(parsed), f, kdf.ErrParamsTooCostly)
 	}
 	return nil
 }

@@ -121,3 +121,53 @@ func TestVersion1PasswordStanzasTogetherCostAtMostOneCappedDerivation(t *testing
 		t.Fatalf("%d KDF runs for the third of three stanzas, want 3", runs)
 	}
 }
+
+// TestPasswordStanzasTotalWorkIsExactAtTheCap: the total-work check of a
+// version-1 header's password stanzas is exact. Eleven PBKDF2 stanzas of
+// 91 iterations under a cap of 1001 cost exactly one capped derivation and
+// pass (a floating-point sum of 91/1001 eleven times exceeds 1 and refused
+// them); twelve, or 1000 + 2 iterations, are refused; and shares of
+// different algorithms add exactly.
+func TestPasswordStanzasTotalWorkIsExactAtTheCap(t *testing.T) {
+	pb := func(it uint64) *passwordStanza {
+		return &passwordStanza{params: kdf.Params{Algorithm: kdf.PBKDF2SHA256, Iterations: uint32(it)}}
+	}
+	newP := kdf.Params{Algorithm: kdf.PBKDF2SHA256, Iterations: 1001}
+	pol := kdf.Policy{New: newP, FloorPBKDF2: newP, Caps: kdf.DefaultCaps()}
+	pol.Caps.MaxWorkMultiple = 1
+	stanzas := func(n int, it uint64) []*passwordStanza {
+		var ps []*passwordStanza
+		for range n {
+			ps = append(ps, pb(it))
+		}
+		return ps
+	}
+	if err := checkTotalWork(pol, stanzas(11, 91)); err != nil {
+		t.Fatalf("11 x 91 iterations under a cap of 1001 (exactly the cap): %v", err)
+	}
+	if err := checkTotalWork(pol, stanzas(12, 91)); !errors.Is(err, kdf.ErrParamsTooCostly) {
+		t.Fatalf("12 x 91 iterations under a cap of 1001: %v, want kdf.ErrParamsTooCostly", err)
+	}
+	if err := checkTotalWork(pol, append(stanzas(1, 1000), pb(2))); !errors.Is(err, kdf.ErrParamsTooCostly) {
+		t.Fatalf("1000 + 2 iterations under a cap of 1001: %v, want kdf.ErrParamsTooCostly", err)
+	}
+
+	// Mixed algorithms: half of the Argon2id cap and half of the PBKDF2
+	// cap make one; one more KiB-pass is over.
+	argon := kdf.Params{Algorithm: kdf.Argon2id, MemoryKiB: 1000, Passes: 2, Threads: 1}
+	mixed := kdf.Policy{New: argon, FloorArgon2id: argon, FloorPBKDF2: kdf.Params{Algorithm: kdf.PBKDF2SHA256, Iterations: 1000}, Caps: kdf.DefaultCaps()}
+	mixed.Caps.MaxWorkMultiple = 1
+	amax, _ := mixed.MaxWork(kdf.Argon2id)
+	pmax, _ := mixed.MaxWork(kdf.PBKDF2SHA256)
+	if amax != 2000 || pmax == 0 || pmax%2 != 0 {
+		t.Fatalf("test setup: Argon2id cap %d, PBKDF2 cap %d", amax, pmax)
+	}
+	half := &passwordStanza{params: kdf.Params{Algorithm: kdf.Argon2id, MemoryKiB: 1000, Passes: 1, Threads: 1}}
+	overHalf := &passwordStanza{params: kdf.Params{Algorithm: kdf.Argon2id, MemoryKiB: 1001, Passes: 1, Threads: 1}}
+	if err := checkTotalWork(mixed, []*passwordStanza{half, pb(pmax / 2)}); err != nil {
+		t.Fatalf("half of each cap: %v", err)
+	}
+	if err := checkTotalWork(mixed, []*passwordStanza{overHalf, pb(pmax / 2)}); !errors.Is(err, kdf.ErrParamsTooCostly) {
+		t.Fatalf("just over half of one cap and half of the other: %v, want kdf.ErrParamsTooCostly", err)
+	}
+}
