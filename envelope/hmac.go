@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"hash"
+	"sync"
 )
 
 // hmacKey is HMAC-SHA256 (RFC 2104) with its two padded-key blocks hashed
@@ -77,4 +78,27 @@ func (k *hmacKey) sum(s *hashScratch, out *[sha256.Size]byte, p1, p2, p3 []byte)
 	s.h.Write(inner)
 	s.h.Sum(out[:0])
 	clear(inner)
+}
+
+// pristineSHA256 is the marshaled state of a fresh SHA-256: no input, an
+// all-zero block buffer.
+var pristineSHA256 = sync.OnceValue(func() []byte {
+	st, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic("envelope: sha256 state: " + err.Error())
+	}
+	return st
+})
+
+// scrub returns s to a fresh state. After sum, the SHA-256 state's block
+// buffer still holds the inner hash of the last MAC, which with the outer
+// state gives its output: for a MAC under a public key (an HKDF-Extract
+// salt) that output is a secret, so a scratch that has computed one is
+// wiped before it is dropped.
+func (s *hashScratch) scrub() {
+	if err := s.u.UnmarshalBinary(pristineSHA256()); err != nil {
+		panic("envelope: sha256 state: " + err.Error())
+	}
+	clear(s.tmp[:])
+	clear(s.inner[:])
 }

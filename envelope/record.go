@@ -162,7 +162,8 @@ func newRecordKey(key []byte, gen uint32, r io.Reader, fips bool) (*RecordKey, e
 			return nil, err
 		}
 	} else {
-		k.derive(key, &encKey)
+		s := newHashScratch()
+		k.derive(key, &encKey, &s)
 	}
 	block, err := aes.NewCipher(encKey[:])
 	if err != nil {
@@ -213,29 +214,30 @@ var saltKeys = sync.OnceValue(func() *[3]hmacKey {
 })
 
 // derive sets k's subkeys from key with this package's HMAC-SHA256, and
-// writes the GCM key to encKey for the caller to expand and clear.
-func (k *RecordKey) derive(key []byte, encKey *[KeySize]byte) {
+// writes the GCM key to encKey for the caller to expand and clear. It
+// computes with s and wipes it: the last HKDF-Extract's inner hash would
+// otherwise stay in s, and with the public salt's outer state give a PRK.
+func (k *RecordKey) derive(key []byte, encKey *[KeySize]byte, s *hashScratch) {
+	defer s.scrub()
 	salts := saltKeys()
-	s := newHashScratch()
 	var prk [sha256.Size]byte
 	defer clear(prk[:])
 	one := []byte{1}
-	salts[0].sum(&s, &prk, key, nil, nil)
+	salts[0].sum(s, &prk, key, nil, nil)
 	pk := newHMACKey(prk[:])
-	pk.sum(&s, encKey, []byte(labelRecordV3GCM), k.prefix[6:], one)
+	pk.sum(s, encKey, []byte(labelRecordV3GCM), k.prefix[6:], one)
 	var commitKey [sha256.Size]byte
-	pk.sum(&s, &commitKey, []byte(labelRecordV3Commit), k.prefix[6:], one)
+	pk.sum(s, &commitKey, []byte(labelRecordV3Commit), k.prefix[6:], one)
 	pk.destroy()
 	k.commit = newHMACKey(commitKey[:])
 	clear(commitKey[:])
-	salts[1].sum(&s, &prk, key, nil, nil)
+	salts[1].sum(s, &prk, key, nil, nil)
 	k.stream = newHMACKey(prk[:])
 	if k.gen == 0 {
-		salts[2].sum(&s, &prk, key, nil, nil)
+		salts[2].sum(s, &prk, key, nil, nil)
 		k.v1 = newHMACKey(prk[:])
 		k.hasV1 = true
 	}
-	clear(s.inner[:])
 }
 
 // deriveModule is derive through crypto/hkdf (FIPS 140-3 mode), keeping

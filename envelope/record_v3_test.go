@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -340,6 +341,33 @@ func TestRecordKeySubkeysAgreeWithCryptoHKDF(t *testing.T) {
 		v1 := newHMACKey(extract(key, labelRecordSalt))
 		if k.hasV1 != (gen == 0) || gen == 0 && (!bytes.Equal(k.v1.inner, v1.inner) || !bytes.Equal(k.v1.outer, v1.outer)) {
 			t.Fatalf("gen %d: version-1 PRK (present %v) differs from crypto/hkdf's", gen, k.hasV1)
+		}
+	}
+}
+
+// TestRecordKeyDerivationLeavesNoPRKInItsScratch: derive computes its
+// HKDF-Extracts as HMACs under the public salts, so the SHA-256 state it
+// computed with would hold the last one's inner hash, from which anyone
+// reading that memory gets the v1 PRK (generation 0) or the stream PRK by
+// one compression under the public outer state. derive must leave its
+// scratch as a fresh SHA-256 state, with its temporaries zero.
+func TestRecordKeyDerivationLeavesNoPRKInItsScratch(t *testing.T) {
+	for _, gen := range []uint32{0, 5} {
+		key := bytes.Repeat([]byte{0x5a}, KeySize)
+		k := &RecordKey{gen: gen}
+		binary.BigEndian.PutUint32(k.prefix[6:], gen)
+		s := newHashScratch()
+		var encKey [KeySize]byte
+		k.derive(key, &encKey, &s)
+		st, err := s.h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(st, pristineSHA256()) {
+			t.Fatalf("gen %d: derive's SHA-256 scratch is not wiped (it holds an inner hash of a PRK)", gen)
+		}
+		if s.tmp != [sha256.Size]byte{} || s.inner != [sha256.Size]byte{} {
+			t.Fatalf("gen %d: derive left bytes in its scratch buffers", gen)
 		}
 	}
 }

@@ -78,7 +78,7 @@ func (k *RecordKey) streamKeys(info []byte, b Binding, encKey, commitment *[32]b
 	one, two := []byte{1}, []byte{2}
 	k.stream.sum(&s, encKey, nil, in, one)
 	k.stream.sum(&s, commitment, encKey[:], in, two)
-	clear(s.inner[:])
+	s.scrub()
 	return nil
 }
 
