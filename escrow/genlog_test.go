@@ -141,3 +141,43 @@ func TestPurgeWithAGenerationLogRefusesARolledBackAccountAndRaisesWhatItOpened(t
 	require.Equal(t, got+1, mustParse(t, out).Generation())
 	require.Less(t, got, floor)
 }
+
+// cancelAfterPut is a Store whose context is cancelled right after a Put
+// succeeds: the caller gave up while the write was landing.
+type cancelAfterPut struct {
+	*vault.MemStore
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterPut) Put(ctx context.Context, userID string, account []byte, expect uint64) (uint64, error) {
+	ver, err := c.MemStore.Put(ctx, userID, account, expect)
+	if err == nil {
+		c.cancel()
+	}
+	return ver, err
+}
+
+// TestBulkOperationsRaiseTheLogAfterAConfirmedWriteEvenOnceCancelled: a
+// run cancelled just after the store confirmed a rewrite still raises the
+// log to the generation written (as the vault does, with a context
+// without cancellation), so the log does not lag behind a record that
+// exists and the replaced one cannot be put back undetected.
+func TestBulkOperationsRaiseTheLogAfterAConfirmedWriteEvenOnceCancelled(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
+	log := vault.NewMemGenerationLog()
+	v, err := vault.New(vault.Config{Policy: testPolicy(), Escrow: oldR, Generations: log})
+	require.NoError(t, err)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, v, mem, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, _ = RotateAll(ctx, &cancelAfterPut{MemStore: mem, cancel: cancel}, ids, oldID, newR, testAudit(t), 1, nil, WithGenerationLog(log))
+	require.Error(t, ctx.Err(), "the store cancelled the run")
+	acct, _, err := mem.Get(t.Context(), ids[0])
+	require.NoError(t, err)
+	floor, err := log.Floor(t.Context(), ids[0])
+	require.NoError(t, err)
+	require.Equal(t, mustParse(t, acct).Generation(), floor, "the log holds the generation the store confirmed")
+	require.Greater(t, floor, uint64(1), "the account was rewritten")
+}

@@ -482,8 +482,10 @@ func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDo
 		_, err = s.Put(ctx, userID, r.out, ver)
 		if err == nil {
 			// Raised only once the store confirmed the write: never
-			// ahead of a record that may not exist.
-			if err := o.raise(ctx, userID, r.written); err != nil {
+			// ahead of a record that may not exist. The write has
+			// happened, so a cancellation now must not skip the Raise
+			// (as the vault's raiseWritten).
+			if err := o.raise(context.WithoutCancel(ctx), userID, r.written); err != nil {
 				return 0, unwrapped, err
 			}
 			return resChanged, unwrapped, nil
