@@ -445,8 +445,7 @@ func OpenStreamBytesWithKeys(dst, stream []byte, b Binding, keys ...*RecordKey) 
 	// The plaintext is body less each chunk's overhead: shorter than the
 	// stream the caller already holds, so no length read from the stream
 	// decides an allocation.
-	chunks := (len(body) + full - 1) / full
-	ptLen := max(len(body)-chunks*StreamChunkOverhead, 0)
+	ptLen := streamPlaintextLen(len(body), full)
 	start := len(dst)
 	out := slices.Grow(dst, ptLen)
 	if anyOverlap(out[start:cap(out)], stream) {
@@ -476,6 +475,18 @@ func OpenStreamBytesWithKeys(dst, stream []byte, b Binding, keys ...*RecordKey) 
 		}
 		body = body[n:]
 	}
+}
+
+// streamPlaintextLen is the plaintext length of a stream body of n bytes
+// in chunks of full sealed bytes (each but the last full): n less one
+// overhead per chunk, or 0. It cannot overflow, whatever n: the chunk
+// count is rounded up without adding to n.
+func streamPlaintextLen(n, full int) int {
+	chunks := n / full
+	if n%full != 0 {
+		chunks++
+	}
+	return max(n-chunks*StreamChunkOverhead, 0)
 }
 
 // StreamGeneration reads the key generation named by a stream header (its

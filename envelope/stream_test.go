@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -665,4 +666,35 @@ func FuzzOpenStreamBytesWithDstAnywhereInTheStream(f *testing.F) {
 			t.Fatalf("returned %d bytes with %v", len(out), err)
 		}
 	})
+}
+
+// TestStreamPlaintextLenNeverOverflows: OpenStreamBytes sizes its output
+// from the stream's length; the chunk count must not overflow for any
+// length a slice can have (len+full-1 overflowed near math.MaxInt, which
+// a 32-bit build reaches with a 2 GiB stream), and the result is exact for
+// a well-formed body and never negative nor above the body.
+func TestStreamPlaintextLenNeverOverflows(t *testing.T) {
+	for _, full := range []int{MinStreamChunkSize + StreamChunkOverhead, DefaultStreamChunkSize + StreamChunkOverhead, MaxStreamChunkSize + StreamChunkOverhead} {
+		for _, n := range []int{0, 1, StreamChunkOverhead, full, full + 1, full + StreamChunkOverhead, math.MaxInt32, math.MaxInt32 - 1, math.MaxInt - 1, math.MaxInt} {
+			got := streamPlaintextLen(n, full)
+			if got < 0 || got > n {
+				t.Fatalf("full %d, body %d: plaintext length %d", full, n, got)
+			}
+			// A body of whole chunks and a last one of r sealed bytes.
+			chunks, r := n/full, n%full
+			want := chunks * (full - StreamChunkOverhead)
+			if r > 0 {
+				want += max(r-StreamChunkOverhead, 0)
+				if r < StreamChunkOverhead {
+					want -= StreamChunkOverhead - r // the malformed tail's chunk still costs its overhead
+				}
+			}
+			if want < 0 {
+				want = 0
+			}
+			if got != want {
+				t.Fatalf("full %d, body %d: plaintext length %d, want %d", full, n, got, want)
+			}
+		}
+	}
 }
