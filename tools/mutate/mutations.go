@@ -254,4 +254,7 @@ var mutations = []Mutation{
 	{ID: "record-key-derive-scratch-not-wiped", Property: "NewRecordKey's derivation leaves no PRK-yielding inner hash in its SHA-256 scratch",
 		File: "envelope/record.go", From: "defer s.scrub()", To: "defer func() {}()",
 		Packages: []string{"./envelope/"}},
+	{ID: "stream-bytes-length-overflows", Property: "OpenStreamBytes's plaintext length cannot overflow, whatever the stream's length",
+		File: "envelope/stream.go", From: "chunks := n / full\n\tif n%full != 0 {\n\t\tchunks++\n\t}", To: "chunks := (n + full - 1) / full",
+		Packages: []string{"./envelope/"}},
 }
