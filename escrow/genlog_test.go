@@ -181,3 +181,49 @@ func TestBulkOperationsRaiseTheLogAfterAConfirmedWriteEvenOnceCancelled(t *testi
 	require.Equal(t, mustParse(t, acct).Generation(), floor, "the log holds the generation the store confirmed")
 	require.Greater(t, floor, uint64(1), "the account was rewritten")
 }
+
+type raiseFailingLog struct{ vault.GenerationLog }
+
+func (raiseFailingLog) Raise(context.Context, string, uint64) error { return errLogDown }
+
+// TestBulkRunWhoseRaiseFailsAfterTheWriteAuditsTheAccountAsChanged: when
+// the store confirmed a rewrite and the log's Raise then fails, the
+// account has changed (its escrow stanza is rotated or purged): its audit
+// record says so (outcome success, result changed) with
+// generation_log=raise_failed, Stats counts it, and the run stops with the
+// log's error (vault.ErrGenerationLog). An audit trail that called a
+// landed purge "failed" would mislead whoever relies on it.
+func TestBulkRunWhoseRaiseFailsAfterTheWriteAuditsTheAccountAsChanged(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
+	for _, op := range []string{"rotate", "purge"} {
+		t.Run(op, func(t *testing.T) {
+			log := vault.NewMemGenerationLog()
+			v, err := vault.New(vault.Config{Policy: testPolicy(), Escrow: oldR, Generations: log})
+			require.NoError(t, err)
+			mem := vault.NewMemStore()
+			ids := enrollMany(t, v, mem, 1)
+			before, _, err := mem.Get(t.Context(), ids[0])
+			require.NoError(t, err)
+			rec := &recordedAudit{}
+			var st Stats
+			opt := WithGenerationLog(raiseFailingLog{log})
+			if op == "rotate" {
+				st, err = RotateAll(t.Context(), mem, ids, oldID, newR, rec.audit("agent-7", "ticket-1"), 1, nil, opt)
+			} else {
+				st, err = PurgeAll(t.Context(), mem, ids, oldID, rec.audit("agent-7", "ticket-1"), 1, nil, opt)
+			}
+			require.ErrorIs(t, err, vault.ErrGenerationLog)
+			require.ErrorIs(t, err, errLogDown)
+			after, _, err := mem.Get(t.Context(), ids[0])
+			require.NoError(t, err)
+			require.NotEqual(t, before, after, "the rewrite landed")
+			require.Equal(t, 1, st.Changed)
+			got := rec.records(t)[ids[0]]
+			require.Equal(t, vault.OutcomeSuccess, got["outcome"])
+			require.Equal(t, ResultChanged, got["result"])
+			require.Equal(t, "raise_failed", got["generation_log"])
+			require.NotContains(t, got, "error")
+		})
+	}
+}

@@ -62,8 +62,10 @@ type options struct {
 // which writes nothing itself, raises only the generation it opened (the
 // caller raises the new one after its own write). A log error fails
 // closed with vault.ErrGenerationLog; when Raise fails after a confirmed
-// write, that account is rewritten and the run stops there, the log one
-// generation behind until the account's next open raises it. In
+// write, that account is rewritten (counted and audited as changed, its
+// audit record carrying generation_log=raise_failed) and the run stops
+// there with the log's error, the log one generation behind until the
+// account's next open raises it. In
 // RotateAll and PurgeAll these errors stop the run like any other.
 // Accounts skipped unopened (already done, no escrow, missing) are not
 // checked.
@@ -140,8 +142,10 @@ var ErrAuditRequired = errors.New("escrow: audit logger, actor and reason are re
 // (EventEscrowRotate or EventEscrowPurge), user_id, outcome
 // (vault.OutcomeSuccess or vault.OutcomeFailure), result (ResultChanged,
 // ...), key_unwrapped (whether the account key was unwrapped), actor,
-// reason and, on failure, error (a fixed word, never the error's text). No
-// key or record content is logged.
+// reason and, on failure, error (a fixed word, never the error's text);
+// an account rewritten whose generation-log Raise then failed also gets
+// generation_log=raise_failed (see WithGenerationLog). No key or record
+// content is logged.
 type Audit struct {
 	Logger *slog.Logger // required
 	Actor  string       // required: the operator or service, 1..MaxAuditFieldLen bytes
@@ -165,7 +169,7 @@ func (a Audit) check() error {
 const maxAuditUserIDLen = vault.MaxUserIDLen
 
 // event writes one audit record for userID.
-func (a Audit) event(ctx context.Context, event, userID, result string, unwrapped bool, err error) {
+func (a Audit) event(ctx context.Context, event, userID, result string, unwrapped bool, err error, extra ...slog.Attr) {
 	level, outcome := slog.LevelInfo, vault.OutcomeSuccess
 	if err != nil {
 		level, outcome = slog.LevelWarn, vault.OutcomeFailure
@@ -185,6 +189,7 @@ func (a Audit) event(ctx context.Context, event, userID, result string, unwrappe
 	if err != nil {
 		attrs = append(attrs, slog.String("error", errorClass(err)))
 	}
+	attrs = append(attrs, extra...)
 	// An audit sink failure must not change the outcome; slog has no
 	// error return here. A context already cancelled still logs.
 	a.Logger.LogAttrs(context.WithoutCancel(ctx), level, vault.AuditMessage, attrs...)
@@ -386,6 +391,22 @@ func bulk(ctx context.Context, s Store, userIDs []string, id envelope.Identity, 
 			defer wg.Done()
 			for uid := range jobs {
 				res, unwrapped, err := one(ctx, s, uid, id, isDone, add, &o)
+				var late *raisedLateError
+				if errors.As(err, &late) {
+					// Written, but the log's Raise failed after it: the
+					// account is changed (audited and counted as such,
+					// with the lag recorded, as the vault does), and the
+					// run stops with the log's error.
+					audit.event(ctx, event, uid, resultNames[res], unwrapped, nil, slog.String(attrGenerationLog, "raise_failed"))
+					counters[res].Add(1)
+					if progress != nil {
+						pmu.Lock()
+						progress(int(doneN.Add(1)), len(userIDs))
+						pmu.Unlock()
+					}
+					errOnce.Do(func() { firstErr = err; cancel(err) })
+					continue
+				}
 				if err != nil {
 					// An account reached after another one's error (or
 					// a cancellation) stops at its first ctx check:
@@ -428,6 +449,17 @@ feed:
 	}
 	return st, nil
 }
+
+// raisedLateError is the log's error when its Raise failed after the
+// store confirmed a rewrite: the account is changed all the same.
+type raisedLateError struct{ err error }
+
+func (e *raisedLateError) Error() string { return e.err.Error() }
+func (e *raisedLateError) Unwrap() error { return e.err }
+
+// attrGenerationLog is the audit attribute of an account whose rewrite
+// landed but whose Raise failed (the vault's attribute too).
+const attrGenerationLog = "generation_log"
 
 type result int
 
@@ -486,7 +518,7 @@ func one(ctx context.Context, s Store, userID string, id envelope.Identity, isDo
 			// happened, so a cancellation now must not skip the Raise
 			// (as the vault's raiseWritten).
 			if err := o.raise(context.WithoutCancel(ctx), userID, r.written); err != nil {
-				return 0, unwrapped, err
+				return resChanged, unwrapped, &raisedLateError{err}
 			}
 			return resChanged, unwrapped, nil
 		}
