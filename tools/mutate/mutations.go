@@ -257,4 +257,7 @@ var mutations = []Mutation{
 	{ID: "stream-bytes-length-overflows", Property: "OpenStreamBytes's plaintext length cannot overflow, whatever the stream's length",
 		File: "envelope/stream.go", From: "chunks := n / full\n\tif n%full != 0 {\n\t\tchunks++\n\t}", To: "chunks := (n + full - 1) / full",
 		Packages: []string{"./envelope/"}},
+	{ID: "escrow-late-raise-audited-as-failed", Property: "an escrow bulk run audits and counts an account whose rewrite landed as changed even when the log's Raise then fails",
+		File: "escrow/rotate.go", From: "return resChanged, unwrapped, &raisedLateError{err}", To: "return resChanged, unwrapped, err",
+		Packages: []string{"./escrow/"}},
 }
