@@ -84,7 +84,9 @@
 //     in exactly two cases: a write whose outcome is unknown (until it is
 //     settled), and a Raise that fails after a confirmed write (the
 //     operation has happened and succeeds; its audit event carries
-//     generation_log=raise_failed). Either lag lasts until the next
+//     generation_log=raise_failed, except for an upgrade UnlockInStore
+//     writes back, whose unlock event is written before the upgrade is
+//     stored). Either lag lasts until the next
 //     successful open through the Vault, which raises the log to the
 //     generation it finds: settling ErrOutcomeUnknown with
 //     CheckPersonalKey on the record read back does it. During a lag, only
