@@ -116,8 +116,11 @@
 // operations (escrow.RotateAll, escrow.PurgeAll, escrow.Purge) rewrite
 // accounts through the envelope package: they keep the log only when
 // given it (escrow.WithGenerationLog). Shredding does
-// not lower a floor: a user id enrolled again after ShredInStore is
-// refused as rolled back until the caller removes its entry from the log.
+// not lower a floor: EnrollInStore refuses a user id enrolled again after
+// ShredInStore (ErrConflict, nothing written) until the caller removes the
+// user's entry from the log (MemGenerationLog.Forget), and an account the
+// caller makes with the stateless Enroll and stores itself would be
+// refused as rolled back at every open.
 //
 // # Canonical accounts
 //

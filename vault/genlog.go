@@ -21,7 +21,8 @@ import (
 // RecoverWithEscrow, ChangePassword, ChangePasswordAndRotate,
 // RotateAccountKey, CheckPersonalKey, their ...InStore helpers and
 // ResealInStore's rewrite of the account (see "Rollback" in the package
-// documentation for when each calls Floor and Raise).
+// documentation for when each calls Floor and Raise). EnrollInStore reads
+// the floor too, and refuses to store a new account below it.
 //
 // Implementations must be safe for concurrent use. Raise must be max-only
 // (a Raise below the stored floor changes nothing), atomic per user, and
@@ -71,6 +72,38 @@ func (m *MemGenerationLog) Raise(ctx context.Context, userID string, gen uint64)
 	}
 	if gen > m.floors[userID] {
 		m.floors[userID] = gen
+	}
+	return nil
+}
+
+// Forget removes userID's floor, as if the log had never seen the user:
+// for a user id whose account was shredded and is to be enrolled again
+// (EnrollInStore refuses while the floor of the earlier account is there).
+func (m *MemGenerationLog) Forget(userID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.floors, userID)
+}
+
+// checkEnrollFloor refuses to store a new account for userID when the log
+// holds a floor above its generation: a user id enrolled before (and
+// shredded), whose new account every open would refuse as rolled back.
+// Failing here, before the write, leaves no account that cannot open and
+// no personal key that opens nothing.
+func (v *Vault) checkEnrollFloor(ctx context.Context, userID string, account []byte) error {
+	if v.genLog == nil {
+		return nil
+	}
+	floor, err := v.genLog.Floor(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("%w: floor: %w", ErrGenerationLog, err)
+	}
+	gen, err := AccountGeneration(account)
+	if err != nil {
+		return err
+	}
+	if floor > gen {
+		return fmt.Errorf("%w: the generation log holds generation %d for this user id (an earlier account), above the new account's %d: it would be refused as rolled back; remove the user's entry from the log first", ErrConflict, floor, gen)
 	}
 	return nil
 }

@@ -872,3 +872,46 @@ func TestMemGenerationLogRaiseIsMaxOnlyAndConcurrencySafe(t *testing.T) {
 		t.Fatalf("Floor with a cancelled context: %v", err)
 	}
 }
+
+// TestReenrollingAShreddedUserIDIsRefusedWhileTheLogHoldsItsFloor: after
+// ShredInStore the log keeps the old account's floor, so a new account for
+// the same user id (generation 1) would be refused as rolled back at every
+// open: a lock-out handed out with a personal key that opens nothing.
+// EnrollInStore and EnrollUnlockedInStore refuse it instead (ErrConflict,
+// nothing written, no key, no handle); once the caller forgets the user in
+// the log, the enrollment works and the account opens.
+func TestReenrollingAShreddedUserIDIsRefusedWhileTheLogHoldsItsFloor(t *testing.T) {
+	ctx := context.Background()
+	log := NewMemGenerationLog()
+	v, _ := newTestVault(t, testPolicy(t), func(c *Config) { c.Generations = log })
+	s := NewMemStore()
+	if _, err := v.EnrollInStore(ctx, s, "u", pw1); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ChangePasswordInStore(ctx, s, "u", pw1, pw2); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ShredInStore(ctx, s, "u"); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := v.EnrollInStore(ctx, s, "u", pw3)
+	if !errors.Is(err, ErrConflict) || !pk.IsZero() {
+		t.Fatalf("EnrollInStore over the floor of a shredded account: pk set %v, err %v; want ErrConflict and nothing", !pk.IsZero(), err)
+	}
+	u, pk, err := v.EnrollUnlockedInStore(ctx, s, "u", pw3)
+	if !errors.Is(err, ErrConflict) || !pk.IsZero() || u != nil {
+		t.Fatalf("EnrollUnlockedInStore over the floor: err %v", err)
+	}
+	if _, _, err := s.Get(ctx, "u"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("something was stored: %v", err)
+	}
+	log.Forget("u")
+	if _, err := v.EnrollInStore(ctx, s, "u", pw3); err != nil {
+		t.Fatal(err)
+	}
+	u, err = v.UnlockInStore(ctx, s, "u", pw3)
+	if err != nil {
+		t.Fatalf("the account enrolled after Forget does not open: %v", err)
+	}
+	u.Close()
+}

@@ -155,7 +155,11 @@ func putAccount(ctx context.Context, s Store, userID string, account []byte, exp
 }
 
 // EnrollInStore enrolls userID (see Enroll) and creates its record in s.
-// An existing account gives ErrConflict. The personal key is returned for
+// An existing account gives ErrConflict, and so does, with
+// Config.Generations set, a log floor above the new account's generation
+// (an earlier account of the same user id, shredded: the new one would be
+// refused as rolled back at every open; remove the user's entry from the
+// log first). Nothing is written then. The personal key is returned for
 // the user; it is not stored. If the write's outcome is unknown the error
 // wraps ErrOutcomeUnknown and the personal key is returned with it (see
 // "Lost acknowledgements"); a write that landed but whose acknowledgement
@@ -193,6 +197,12 @@ func (v *Vault) enrollInStore(ctx context.Context, s Store, userID string, passw
 	}
 	account, u, pk, err := v.enroll(ctx, userID, password, open)
 	if err != nil {
+		return nil, PersonalKey{}, nil, err
+	}
+	if err := v.checkEnrollFloor(ctx, userID, account); err != nil {
+		u.Close()
+		pk.Destroy()
+		clear(account)
 		return nil, PersonalKey{}, nil, err
 	}
 	if err := putAccount(ctx, s, userID, account, 0); err != nil {
