@@ -260,4 +260,7 @@ var mutations = []Mutation{
 	{ID: "escrow-late-raise-audited-as-failed", Property: "an escrow bulk run audits and counts an account whose rewrite landed as changed even when the log's Raise then fails",
 		File: "escrow/rotate.go", From: "return resChanged, unwrapped, &raisedLateError{err}", To: "return resChanged, unwrapped, err",
 		Packages: []string{"./escrow/"}},
+	{ID: "vault-enroll-floor-unchecked", Property: "EnrollInStore refuses a new account below the generation log's floor (a shredded user id enrolled again), before writing",
+		File: "vault/store.go", From: "if err := v.checkEnrollFloor(ctx, userID, account); err != nil {", To: "if err := v.checkEnrollFloor(ctx, userID, account); false && err != nil {",
+		Packages: []string{"./vault/"}},
 }
