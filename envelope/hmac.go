@@ -15,7 +15,12 @@ type hmacKey struct {
 	inner, outer []byte
 }
 
-func newHMACKey(key []byte) hmacKey {
+func newHMACKey(key []byte) hmacKey { return newHMACKeyWith(sha256.New(), key) }
+
+// newHMACKeyWith is newHMACKey computing with h, which it leaves reset: a
+// SHA-256 state after a padded-key block is as good as the key, and must
+// not stay behind in a digest the garbage collector frees at leisure.
+func newHMACKeyWith(h hash.Hash, key []byte) hmacKey {
 	if len(key) > sha256.BlockSize {
 		sum := sha256.Sum256(key)
 		defer clear(sum[:])
@@ -30,7 +35,7 @@ func newHMACKey(key []byte) hmacKey {
 		for i, c := range key {
 			pad[i] ^= c
 		}
-		h := sha256.New()
+		h.Reset()
 		h.Write(pad[:])
 		st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
@@ -38,7 +43,9 @@ func newHMACKey(key []byte) hmacKey {
 		}
 		return st
 	}
-	return hmacKey{inner: state(0x36), outer: state(0x5c)}
+	k := hmacKey{inner: state(0x36), outer: state(0x5c)}
+	h.Reset()
+	return k
 }
 
 func (k *hmacKey) destroy() {

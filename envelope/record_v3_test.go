@@ -371,3 +371,23 @@ func TestRecordKeyDerivationLeavesNoPRKInItsScratch(t *testing.T) {
 		}
 	}
 }
+
+// TestHMACKeyLeavesNoKeyedStateInItsDigest: the SHA-256 state after
+// hashing key XOR ipad (or opad) is as good as the HMAC key; newHMACKey
+// must leave the digest it computed with reset, not holding the outer
+// state of the key (for derive's transient PRK, that state gives the GCM
+// and commitment keys).
+func TestHMACKeyLeavesNoKeyedStateInItsDigest(t *testing.T) {
+	h := sha256.New()
+	k := newHMACKeyWith(h, bytes.Repeat([]byte{0x6b}, sha256.Size))
+	st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(st, pristineSHA256()) {
+		t.Fatal("newHMACKey left a keyed SHA-256 state in its digest")
+	}
+	if bytes.Equal(k.inner, pristineSHA256()) || bytes.Equal(k.outer, pristineSHA256()) {
+		t.Fatal("the key's own states were reset too")
+	}
+}
