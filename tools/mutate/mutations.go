@@ -263,4 +263,7 @@ var mutations = []Mutation{
 	{ID: "vault-enroll-floor-unchecked", Property: "EnrollInStore refuses a new account below the generation log's floor (a shredded user id enrolled again), before writing",
 		File: "vault/store.go", From: "if err := v.checkEnrollFloor(ctx, userID, account); err != nil {", To: "if err := v.checkEnrollFloor(ctx, userID, account); false && err != nil {",
 		Packages: []string{"./vault/"}},
+	{ID: "hmac-key-digest-not-reset", Property: "newHMACKey leaves no keyed SHA-256 state in the digest it computed with",
+		File: "envelope/hmac.go", From: "\th.Reset()\n\treturn k\n", To: "\treturn k\n",
+		Packages: []string{"./envelope/"}},
 }
