@@ -3,6 +3,7 @@ package escrow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -226,4 +227,29 @@ func TestBulkRunWhoseRaiseFailsAfterTheWriteAuditsTheAccountAsChanged(t *testing
 			require.NotContains(t, got, "error")
 		})
 	}
+}
+
+type timingOutLog struct{ vault.GenerationLog }
+
+func (timingOutLog) Floor(context.Context, string) (uint64, error) {
+	return 0, fmt.Errorf("log query: %w", context.DeadlineExceeded)
+}
+
+// TestGenerationLogErrorIsAuditedAsSuchWhateverItWraps: a log that fails
+// with a timeout of its own is audited as generation_log (as the vault
+// audits it), not as a cancelled run: the operator must look at the log,
+// not at the caller's context.
+func TestGenerationLogErrorIsAuditedAsSuchWhateverItWraps(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
+	log := vault.NewMemGenerationLog()
+	v, err := vault.New(vault.Config{Policy: testPolicy(), Escrow: oldR, Generations: log})
+	require.NoError(t, err)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, v, mem, 1)
+	rec := &recordedAudit{}
+	_, err = RotateAll(t.Context(), mem, ids, oldID, newR, rec.audit("agent-7", "ticket-1"), 1, nil, WithGenerationLog(timingOutLog{log}))
+	require.ErrorIs(t, err, vault.ErrGenerationLog)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, "generation_log", rec.records(t)[ids[0]]["error"])
 }

@@ -198,6 +198,10 @@ func (a Audit) event(ctx context.Context, event, userID, result string, unwrappe
 // errorClass maps an error to a fixed word for the audit log.
 func errorClass(err error) string {
 	switch {
+	case errors.Is(err, vault.ErrGenerationLog):
+		// First, as in the vault: the log's own error, wrapped, could be
+		// anything (a timeout would read "cancelled").
+		return "generation_log"
 	case errors.Is(err, envelope.ErrNoMatch), errors.Is(err, ErrStanzaOpen):
 		return "no_match"
 	case errors.Is(err, vault.ErrConflict):
@@ -212,8 +216,6 @@ func errorClass(err error) string {
 		return "cancelled"
 	case errors.Is(err, vault.ErrRolledBack):
 		return "rolled_back"
-	case errors.Is(err, vault.ErrGenerationLog):
-		return "generation_log"
 	}
 	return "internal"
 }
