@@ -266,4 +266,7 @@ var mutations = []Mutation{
 	{ID: "hmac-key-digest-not-reset", Property: "newHMACKey leaves no keyed SHA-256 state in the digest it computed with",
 		File: "envelope/hmac.go", From: "\th.Reset()\n\treturn k\n", To: "\treturn k\n",
 		Packages: []string{"./envelope/"}},
+	{ID: "escrow-genlog-error-class-not-first", Property: "an escrow generation-log error is audited as generation_log whatever the log's error wraps",
+		File: "escrow/rotate.go", From: "case errors.Is(err, vault.ErrGenerationLog):\n\t\t// First", To: "case false:\n\t\t// First",
+		Packages: []string{"./escrow/"}},
 }
