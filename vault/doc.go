@@ -62,7 +62,8 @@
 //     account) reads the floor once the secret has opened the account and
 //     the header MAC has verified, and refuses an authenticated generation
 //     below it: ErrRolledBack, no handle, no new record or personal key,
-//     nothing written, audited (error class rolled_back) as before. So an
+//     nothing written, audited (error class rolled_back) as before
+//     (CheckPersonalKey writes no audit event, refused or not). So an
 //     old record put back cannot be recovered or have its password changed
 //     with the old personal key or password it still accepts, nor be
 //     "laundered" by a rewrite that would give it a fresh generation.
