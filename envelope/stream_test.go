@@ -698,3 +698,51 @@ func TestStreamPlaintextLenNeverOverflows(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenStreamBytesWithDstOfAnyLengthAndCapacityAroundTheStream: dst
+// may start before, inside or after the stream in one buffer, hold bytes
+// already (len(dst) > 0, possibly bytes of the stream itself) and have a
+// capacity that reaches into the stream or past it. Whatever the layout,
+// OpenStreamBytes neither panics nor writes over the stream, returns dst's
+// bytes followed by the plaintext for a genuine stream, and returns nil
+// for a tampered one.
+func TestOpenStreamBytesWithDstOfAnyLengthAndCapacityAroundTheStream(t *testing.T) {
+	k := testStreamKey(t, 0, "overlap-any")
+	pt := streamPlaintext(40)
+	s := sealStream(t, k, bindPII, 16, pt, nil)
+	for _, tamper := range []bool{false, true} {
+		for _, pre := range []int{0, 7, 20} {
+			total := pre + len(s) + 20
+			for a := 0; a <= total; a += 3 {
+				for b := a; b <= total && b-a <= 12; b += 4 {
+					for c := b; c <= total; c += 9 {
+						buf := make([]byte, total)
+						for i := range buf {
+							buf[i] = byte(i*7 + 1)
+						}
+						copy(buf[pre:], s)
+						if tamper {
+							buf[pre+len(s)-1] ^= 1
+						}
+						stream := buf[pre : pre+len(s)]
+						orig := bytes.Clone(stream)
+						dst := buf[a:b:c]
+						prefix := bytes.Clone(dst)
+						out, err := k.OpenStreamBytes(dst, stream, bindPII)
+						if !bytes.Equal(stream, orig) {
+							t.Fatalf("stream at %d, dst [%d:%d:%d]: the stream's bytes changed", pre, a, b, c)
+						}
+						switch {
+						case tamper && (err == nil || out != nil):
+							t.Fatalf("stream at %d, dst [%d:%d:%d]: a tampered stream gave %d bytes, %v", pre, a, b, c, len(out), err)
+						case !tamper && err != nil:
+							t.Fatalf("stream at %d, dst [%d:%d:%d]: %v", pre, a, b, c, err)
+						case !tamper && (!bytes.Equal(out[:len(prefix)], prefix) || !bytes.Equal(out[len(prefix):], pt)):
+							t.Fatalf("stream at %d, dst [%d:%d:%d]: wrong output", pre, a, b, c)
+						}
+					}
+				}
+			}
+		}
+	}
+}
