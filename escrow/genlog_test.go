@@ -253,3 +253,36 @@ func TestGenerationLogErrorIsAuditedAsSuchWhateverItWraps(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, "generation_log", rec.records(t)[ids[0]]["error"])
 }
+
+// cancellingLog cancels the run while its Floor is in flight, and fails
+// with the context's error, as a log honouring its context does.
+type cancellingLog struct {
+	vault.GenerationLog
+	cancel context.CancelFunc
+}
+
+func (c cancellingLog) Floor(ctx context.Context, _ string) (uint64, error) {
+	c.cancel()
+	return 0, ctx.Err()
+}
+
+// TestRunCancelledDuringAFloorReadIsAuditedAsCancelled: when the run's
+// context ends while the log is being read (the caller gave up, or another
+// account's error stopped the run), the account is audited as cancelled:
+// the log did nothing wrong, and a generation_log class would send the
+// operator to the wrong place.
+func TestRunCancelledDuringAFloorReadIsAuditedAsCancelled(t *testing.T) {
+	oldR, oldID := pair(t, dhSuite())
+	newR, _ := pair(t, dhSuite())
+	log := vault.NewMemGenerationLog()
+	v, err := vault.New(vault.Config{Policy: testPolicy(), Escrow: oldR, Generations: log})
+	require.NoError(t, err)
+	mem := vault.NewMemStore()
+	ids := enrollMany(t, v, mem, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := &recordedAudit{}
+	_, err = RotateAll(ctx, mem, ids, oldID, newR, rec.audit("agent-7", "ticket-1"), 1, nil, WithGenerationLog(cancellingLog{log, cancel}))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "cancelled", rec.records(t)[ids[0]]["error"])
+}

@@ -61,12 +61,13 @@ type options struct {
 // store confirmed a rewrite, log.Raise records the new generation; Purge,
 // which writes nothing itself, raises only the generation it opened (the
 // caller raises the new one after its own write). A log error fails
-// closed with vault.ErrGenerationLog; when Raise fails after a confirmed
-// write, that account is rewritten (counted and audited as changed, its
-// audit record carrying generation_log=raise_failed) and the run stops
-// there with the log's error, the log one generation behind until the
-// account's next open raises it. In
-// RotateAll and PurgeAll these errors stop the run like any other.
+// closed with vault.ErrGenerationLog (or with the context's error when the
+// run's context ended meanwhile: audited as cancelled). When Raise fails
+// after a confirmed write, that account is rewritten (counted and audited
+// as changed, its audit record carrying generation_log=raise_failed) and
+// the run stops there with the log's error, the log one generation behind
+// until the account's next open raises it. In RotateAll and PurgeAll
+// these errors stop the run like any other.
 // Accounts skipped unopened (already done, no escrow, missing) are not
 // checked.
 func WithGenerationLog(log vault.GenerationLog) Option {
@@ -91,7 +92,7 @@ func (o *options) checkFloor(ctx context.Context, userID string, gen uint64) err
 	}
 	floor, err := o.generations.Floor(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("escrow: account %q: %w: %w", userID, vault.ErrGenerationLog, err)
+		return logError(ctx, userID, err)
 	}
 	if gen < floor {
 		return fmt.Errorf("escrow: account %q: %w: generation %d, log has seen %d", userID, vault.ErrRolledBack, gen, floor)
@@ -105,9 +106,20 @@ func (o *options) raise(ctx context.Context, userID string, gen uint64) error {
 		return nil
 	}
 	if err := o.generations.Raise(ctx, userID, gen); err != nil {
-		return fmt.Errorf("escrow: account %q: %w: %w", userID, vault.ErrGenerationLog, err)
+		return logError(ctx, userID, err)
 	}
 	return nil
+}
+
+// logError wraps an error of the log in vault.ErrGenerationLog, unless the
+// run's own context is done: then the cancellation (another account's
+// error, or the caller's) is the cause, and the account is audited as
+// cancelled, not as a failure of the log.
+func logError(ctx context.Context, userID string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("escrow: account %q: %w (generation log: %v)", userID, cerr, err)
+	}
+	return fmt.Errorf("escrow: account %q: %w: %w", userID, vault.ErrGenerationLog, err)
 }
 
 // maxCASRetries bounds retries of one account after a lost compare-and-swap.
