@@ -269,4 +269,7 @@ var mutations = []Mutation{
 	{ID: "escrow-genlog-error-class-not-first", Property: "an escrow generation-log error is audited as generation_log whatever the log's error wraps",
 		File: "escrow/rotate.go", From: "case errors.Is(err, vault.ErrGenerationLog):\n\t\t// First", To: "case false:\n\t\t// First",
 		Packages: []string{"./escrow/"}},
+	{ID: "escrow-cancelled-floor-read-blamed-on-log", Property: "an escrow run cancelled while the log is read audits the account as cancelled, not as a log failure",
+		File: "escrow/rotate.go", From: "if cerr := ctx.Err(); cerr != nil {", To: "if cerr := ctx.Err(); false && cerr != nil {",
+		Packages: []string{"./escrow/"}},
 }
