@@ -69,7 +69,8 @@
 //     "laundered" by a rewrite that would give it a fresh generation.
 //     UnlockOptions.MinGeneration still applies: the larger floor wins.
 //   - A Floor error fails closed: ErrGenerationLog, wrapping the log's
-//     error, and nothing else happens. The log is never read for a wrong
+//     error (the context's error instead when the operation's context
+//     ended meanwhile), and nothing else happens. The log is never read for a wrong
 //     secret or an unknown user (no timing signal, no KDF run added: the
 //     KDF runs per operation are unchanged).
 //   - A generation opened above the floor raises the log to it (Raise),

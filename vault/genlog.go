@@ -28,7 +28,8 @@ import (
 // (a Raise below the stored floor changes nothing), atomic per user, and
 // must not report success before the new floor is durable. Floor of a
 // user the log has never seen is 0. The vault returns a Floor or Raise
-// error wrapped in ErrGenerationLog (errors.Is finds both).
+// error wrapped in ErrGenerationLog (errors.Is finds both), or, when the
+// operation's context ended meanwhile, the context's error.
 type GenerationLog interface {
 	// Floor returns the highest generation recorded for userID (0 if
 	// none).
@@ -96,7 +97,7 @@ func (v *Vault) checkEnrollFloor(ctx context.Context, userID string, account []b
 	}
 	floor, err := v.genLog.Floor(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("%w: floor: %w", ErrGenerationLog, err)
+		return logError(ctx, "floor", err)
 	}
 	gen, err := AccountGeneration(account)
 	if err != nil {
@@ -127,7 +128,7 @@ func (v *Vault) checkGeneration(ctx context.Context, userID string, h *envelope.
 	}
 	floor, err := v.genLog.Floor(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("%w: floor: %w", ErrGenerationLog, err)
+		return logError(ctx, "floor", err)
 	}
 	gen := h.Generation()
 	if gen < floor {
@@ -135,10 +136,21 @@ func (v *Vault) checkGeneration(ctx context.Context, userID string, h *envelope.
 	}
 	if gen > floor {
 		if err := v.genLog.Raise(ctx, userID, gen); err != nil {
-			return fmt.Errorf("%w: raise to the generation seen: %w", ErrGenerationLog, err)
+			return logError(ctx, "raise to the generation seen", err)
 		}
 	}
 	return nil
+}
+
+// logError wraps an error of the log in ErrGenerationLog, unless the
+// operation's context ended meanwhile: then the caller's cancellation is
+// the cause (the context's error, audited as cancelled), not the log.
+// Either way the operation fails closed.
+func logError(ctx context.Context, what string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("vault: %w (generation log %s: %v)", cerr, what, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrGenerationLog, what, err)
 }
 
 // attrGenerationLog is the audit attribute of an operation whose write

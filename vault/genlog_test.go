@@ -915,3 +915,39 @@ func TestReenrollingAShreddedUserIDIsRefusedWhileTheLogHoldsItsFloor(t *testing.
 	}
 	u.Close()
 }
+
+// cancellingLog cancels the operation while its Floor is in flight and
+// fails with the context's error, as a log honouring its context does.
+type cancellingLog struct {
+	MemGenerationLog
+	cancel context.CancelFunc
+}
+
+func (c *cancellingLog) Floor(ctx context.Context, _ string) (uint64, error) {
+	c.cancel()
+	return 0, ctx.Err()
+}
+
+// TestOperationCancelledDuringAFloorReadFailsAsCancelledNotAsALogFailure:
+// a caller that gives up while the log is read gets its context's error
+// and the audit class cancelled (the operation fails closed all the
+// same): ErrGenerationLog and generation_log are for the log's own
+// failures, where the operator must look.
+func TestOperationCancelledDuringAFloorReadFailsAsCancelledNotAsALogFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lg := &cancellingLog{cancel: cancel}
+	v, audit := newTestVault(t, testPolicy(t), func(c *Config) { c.Generations = lg })
+	account, _, err := v.Enroll(context.Background(), "u", pw1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := v.Unlock(ctx, "u", account, pw1)
+	if u != nil || !errors.Is(err, context.Canceled) || errors.Is(err, ErrGenerationLog) {
+		t.Fatalf("handle %v, err %v; want none and context.Canceled, not ErrGenerationLog", u != nil, err)
+	}
+	evs := auditEvents(t, audit.String())
+	if last := evs[len(evs)-1]; last["event"] != EventUnlock || last["error"] != "cancelled" {
+		t.Fatalf("audit event %v, want an unlock failure of class cancelled", last)
+	}
+}
