@@ -272,4 +272,7 @@ var mutations = []Mutation{
 	{ID: "escrow-cancelled-floor-read-blamed-on-log", Property: "an escrow run cancelled while the log is read audits the account as cancelled, not as a log failure",
 		File: "escrow/rotate.go", From: "if cerr := ctx.Err(); cerr != nil {", To: "if cerr := ctx.Err(); false && cerr != nil {",
 		Packages: []string{"./escrow/"}},
+	{ID: "vault-cancelled-floor-read-blamed-on-log", Property: "a vault operation cancelled while the log is read fails with the context's error (audited cancelled), not ErrGenerationLog",
+		File: "vault/genlog.go", From: "if cerr := ctx.Err(); cerr != nil {", To: "if cerr := ctx.Err(); false && cerr != nil {",
+		Packages: []string{"./vault/"}},
 }
