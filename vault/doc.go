@@ -70,9 +70,10 @@
 //     UnlockOptions.MinGeneration still applies: the larger floor wins.
 //   - A Floor error fails closed: ErrGenerationLog, wrapping the log's
 //     error (the context's error instead when the operation's context
-//     ended meanwhile), and nothing else happens. The log is never read for a wrong
-//     secret or an unknown user (no timing signal, no KDF run added: the
-//     KDF runs per operation are unchanged).
+//     ended meanwhile), and nothing else happens. An open never reads the
+//     log for a wrong secret or an unknown user (no timing signal, no KDF
+//     run added: the KDF runs per operation are unchanged); EnrollInStore
+//     reads it for the user id it is about to create.
 //   - A generation opened above the floor raises the log to it (Raise),
 //     before anything is returned or written; a failing Raise there fails
 //     closed too (ErrGenerationLog).
