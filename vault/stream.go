@@ -63,6 +63,9 @@ func (u *Unlocked) SealStream(w io.Writer, label string) (io.WriteCloser, error)
 // a read that ends in io.EOF proves the whole stream authentic. Write what
 // you read to a temporary place and use it only after io.EOF (io.Copy
 // returns a nil error exactly then).
+//
+// The reader holds its own per-stream key: like SealStream's writer, it
+// keeps working after the Unlocked handle is closed.
 func (u *Unlocked) OpenStream(r io.Reader, label string) (io.Reader, error) {
 	if u == nil {
 		return nil, errNilUnlocked
